@@ -1,0 +1,307 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The end-to-end tests run the real binary in a real terminal (tmux),
+// touch it with SGR mouse sequences as a touch screen does, and read the
+// usage log back with the binary itself.
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "borne-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "borne")
+	out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "building borne: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+var sockets atomic.Int64
+
+// term is one tmux server with one pane running borne under a small
+// shell that writes borne's exit status to a file.
+type term struct {
+	t      *testing.T
+	sock   string
+	status string
+}
+
+func startTerm(t *testing.T, w, h int, args ...string) *term {
+	t.Helper()
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Fatal("tmux is needed for the end-to-end tests (make deps installs it)")
+	}
+	tm := &term{t: t, sock: fmt.Sprintf("borne-e2e-%d-%d", os.Getpid(), sockets.Add(1)),
+		status: filepath.Join(t.TempDir(), "status")}
+	script := `TERM=xterm-256color "$0" "$@"; echo $? > ` + tm.status + `; sleep 600`
+	cmd := append([]string{"new-session", "-d", "-s", "k", "-x", strconv.Itoa(w), "-y", strconv.Itoa(h),
+		"sh", "-c", script, binary}, args...)
+	tm.tmux(cmd...)
+	t.Cleanup(func() { exec.Command("tmux", "-L", tm.sock, "kill-server").Run() })
+	return tm
+}
+
+func (tm *term) tmux(args ...string) string {
+	tm.t.Helper()
+	out, err := exec.Command("tmux", append([]string{"-L", tm.sock}, args...)...).CombinedOutput()
+	if err != nil {
+		tm.t.Fatalf("tmux %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+func (tm *term) screen() string { return tm.tmux("capture-pane", "-p", "-t", "k") }
+
+// waitFor waits until the screen shows text and returns the screen.
+func (tm *term) waitFor(text string) string {
+	tm.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s := tm.screen()
+		if strings.Contains(s, text) {
+			return s
+		}
+		if time.Now().After(deadline) {
+			tm.t.Fatalf("the screen never showed %q:\n%s", text, s)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// tapText touches the middle of the first place the screen shows text.
+func (tm *term) tapText(text string) {
+	tm.t.Helper()
+	s := tm.waitFor(text)
+	for y, line := range strings.Split(s, "\n") {
+		if i := strings.Index(line, text); i >= 0 {
+			x := len([]rune(line[:i])) + len([]rune(text))/2
+			tm.tap(x, y)
+			return
+		}
+	}
+}
+
+// tap sends a left press and release in SGR mouse encoding (1-based).
+func (tm *term) tap(x, y int) {
+	tm.t.Helper()
+	tm.tmux("send-keys", "-t", "k", "-l", fmt.Sprintf("\x1b[<0;%d;%dM", x+1, y+1))
+	tm.tmux("send-keys", "-t", "k", "-l", fmt.Sprintf("\x1b[<0;%d;%dm", x+1, y+1))
+}
+
+// pid is borne's process: the child of the pane's shell.
+func (tm *term) pid() int {
+	tm.t.Helper()
+	sh, err := strconv.Atoi(strings.TrimSpace(tm.tmux("display-message", "-p", "-t", "k", "#{pane_pid}")))
+	if err != nil {
+		tm.t.Fatal(err)
+	}
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, f := range stats {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so cut after ")".
+		rest := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(rest) > 1 && rest[1] == strconv.Itoa(sh) {
+			p, _ := strconv.Atoi(filepath.Base(filepath.Dir(f)))
+			return p
+		}
+	}
+	tm.t.Fatalf("borne is not running under the pane's shell %d", sh)
+	return 0
+}
+
+func (tm *term) signal(sig syscall.Signal) {
+	tm.t.Helper()
+	if err := syscall.Kill(tm.pid(), sig); err != nil {
+		tm.t.Fatalf("kill %v: %v", sig, err)
+	}
+}
+
+// exitStatus waits for borne to exit and returns its status.
+func (tm *term) exitStatus() int {
+	tm.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if b, err := os.ReadFile(tm.status); err == nil && len(b) > 0 {
+			n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+			if err == nil {
+				return n
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	tm.t.Fatalf("borne did not exit:\n%s", tm.screen())
+	return -1
+}
+
+func (tm *term) alive() bool {
+	_, err := os.Stat(tm.status)
+	return os.IsNotExist(err)
+}
+
+// testConfig is a site whose "essai" operator answers at any hour of any
+// day, so the tests can call whatever the date.
+func testConfig(t *testing.T) (cfg, db string) {
+	t.Helper()
+	dir := t.TempDir()
+	db = filepath.Join(dir, "usage.db")
+	cfg = filepath.Join(dir, "borne.toml")
+	body := fmt.Sprintf(`[site]
+id = "test-gien"
+name = "Espace de test"
+place = "Gien"
+help_phone = "02 38 00 00 00"
+
+[hardware]
+backend = "sim"
+
+[usage]
+database = %q
+
+[operators]
+enabled = ["caf"]
+
+[[operators.custom]]
+id = "essai"
+name = "Appel d'essai"
+summary = "Toujours ouvert"
+hours = ["mon-sun 00:00-24:00"]
+open_on_holidays = true
+launch = ["/bin/true"]
+`, db)
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cfg, db
+}
+
+func exportEvents(t *testing.T, db string) []map[string]any {
+	t.Helper()
+	out, err := exec.Command(binary, "logs", "export", "--db", db).Output()
+	if err != nil {
+		t.Fatalf("logs export: %v", err)
+	}
+	var evs []map[string]any
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		var e map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			t.Fatalf("export line %q: %v", sc.Text(), err)
+		}
+		evs = append(evs, e)
+	}
+	return evs
+}
+
+func TestE2EWholeCallByTouch(t *testing.T) {
+	cfg, db := testConfig(t)
+	tm := startTerm(t, 100, 30, "run", "--config", cfg)
+	tm.tapText("Appel d'essai")
+	tm.waitFor("Toujours ouvert")
+	tm.tapText("Appeler")
+	tm.waitFor("Terminer l'appel")
+	time.Sleep(1100 * time.Millisecond) // a call of a second at least
+	tm.tapText("Terminer l'appel")
+	s := tm.waitFor("Comment s'est passé votre échange ?")
+	// The scores are a row of buttons: touch the 4.
+	for y, line := range strings.Split(s, "\n") {
+		if strings.Contains(line, "│") && strings.Contains(line, " 1 ") && strings.Contains(line, " 4 ") {
+			tm.tap(len([]rune(line[:strings.Index(line, " 4 ")]))+1, y)
+			break
+		}
+	}
+	tm.waitFor("Touchez le service")
+	tm.signal(syscall.SIGTERM)
+	if code := tm.exitStatus(); code != 0 {
+		t.Fatalf("exit status %d after SIGTERM:\n%s", code, tm.screen())
+	}
+
+	evs := exportEvents(t, db)
+	var kinds []string
+	for _, e := range evs {
+		kinds = append(kinds, e["kind"].(string))
+	}
+	want := "shell_started operator_viewed session_started session_ended survey shell_stopped"
+	if got := strings.Join(kinds, " "); got != want {
+		t.Fatalf("events: %s\nwant:   %s", got, want)
+	}
+	ended := evs[3]
+	if ended["outcome"] != "completed" || ended["operator"] != "essai" || ended["duration_ms"].(float64) < 1000 {
+		t.Fatalf("session_ended: %v", ended)
+	}
+	if evs[4]["detail"].(map[string]any)["score"] != float64(4) {
+		t.Fatalf("survey: %v", evs[4])
+	}
+	for i, e := range evs {
+		if e["site"] != "test-gien" || e["place"] != "Gien" || e["seq"].(float64) != float64(i+1) {
+			t.Fatalf("event %d: %v", i, e)
+		}
+	}
+}
+
+func TestE2EKeysAndSignalsDoNotStopIt(t *testing.T) {
+	cfg, _ := testConfig(t)
+	tm := startTerm(t, 80, 24, "run", "--config", cfg)
+	tm.waitFor("Appel d'essai")
+	for _, k := range []string{"C-c", "C-z", `C-\`, "C-d", "q", "Escape", "F1", "F4"} {
+		tm.tmux("send-keys", "-t", "k", k)
+	}
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGTSTP} {
+		tm.signal(sig)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if !tm.alive() {
+		t.Fatalf("borne stopped:\n%s", tm.screen())
+	}
+	tm.tmux("resize-window", "-t", "k", "-x", "120", "-y", "40")
+	tm.waitFor("Touchez le service")
+	tm.signal(syscall.SIGTERM)
+	if code := tm.exitStatus(); code != 0 {
+		t.Fatalf("exit status %d", code)
+	}
+	if s := tm.screen(); strings.Contains(s, "Touchez le service") {
+		t.Fatalf("the terminal was not restored:\n%s", s)
+	}
+}
+
+func TestE2EDemoSaysWhereItsLogIs(t *testing.T) {
+	tm := startTerm(t, 100, 30, "demo")
+	tm.waitFor("CAF du Loiret")
+	tm.signal(syscall.SIGTERM)
+	if code := tm.exitStatus(); code != 0 {
+		t.Fatalf("exit status %d", code)
+	}
+	s := tm.waitFor("usage log: ")
+	i := strings.Index(s, "usage log: ")
+	path := strings.TrimSpace(strings.SplitN(s[i+len("usage log: "):], "\n", 2)[0])
+	t.Cleanup(func() { os.RemoveAll(filepath.Dir(path)) })
+	evs := exportEvents(t, path)
+	if len(evs) != 2 || evs[0]["kind"] != "shell_started" || evs[1]["kind"] != "shell_stopped" {
+		t.Fatalf("demo log %s: %v", path, evs)
+	}
+}

@@ -1,0 +1,133 @@
+// Package hw is the kiosk's hardware as the shell sees it: small interfaces
+// for the video session, the screen, the camera and the printer, and the
+// changes of state they report. Back-ends live in sub-packages (sim for the
+// demo, D-Bus for a real kiosk); the shell never knows which one runs.
+package hw
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/loiret/borne/operators"
+)
+
+// Level is a screen brightness level, mapped to percentages by the config.
+type Level int
+
+const (
+	LevelActive Level = iota
+	LevelDim
+	LevelCall
+	LevelOff
+)
+
+func (l Level) String() string {
+	switch l {
+	case LevelActive:
+		return "active"
+	case LevelDim:
+		return "dim"
+	case LevelCall:
+		return "call"
+	case LevelOff:
+		return "off"
+	}
+	return "unknown"
+}
+
+// Sessions starts video sessions with an operator.
+type Sessions interface {
+	Start(ctx context.Context, op operators.Operator) (Session, error)
+}
+
+// Session is one running video session.
+type Session interface {
+	// Done is closed-and-sent-once when the session ends for any reason.
+	Done() <-chan SessionEnd
+	// End asks the session to stop; Done reports when it has.
+	End(ctx context.Context) error
+}
+
+// SessionEnd says how a session ended. Err is nil when the video client
+// exited normally (the citizen or the adviser hung up).
+type SessionEnd struct {
+	At  time.Time
+	Err error
+}
+
+// Display sets the screen's brightness level.
+type Display interface {
+	SetLevel(ctx context.Context, l Level) error
+}
+
+// CameraStatus is what a camera check found.
+type CameraStatus struct {
+	Present bool
+	Reason  string // why not, in words a technician can act on
+}
+
+// Camera checks the camera and drives its privacy control.
+type Camera interface {
+	Check(ctx context.Context) (CameraStatus, error)
+	SetPrivacy(ctx context.Context, on bool) error
+}
+
+// Printer reasons the shell can put into plain words.
+const (
+	ReasonNone      = ""
+	ReasonNoPaper   = "media-empty"
+	ReasonOffline   = "offline"
+	ReasonJammed    = "media-jam"
+	ReasonNoToner   = "toner-empty"
+	ReasonUnknown   = "unknown"
+	ReasonNoPrinter = "not-found"
+)
+
+// PrinterStatus is the printer's state as far as a citizen is concerned.
+type PrinterStatus struct {
+	Ready  bool
+	Reason string // one of the Reason constants when not ready
+	Detail string // precise words for borne doctor and maintenance
+}
+
+// Document is something the kiosk prints: a title and lines of text.
+type Document struct {
+	Kind  string // "sheet", "slip", "test"
+	Title string
+	Lines []string
+}
+
+// JobID names a print job.
+type JobID string
+
+// Printer prints documents.
+type Printer interface {
+	Status(ctx context.Context) (PrinterStatus, error)
+	Print(ctx context.Context, d Document) (JobID, error)
+	Purge(ctx context.Context) error
+}
+
+// Change is a change of state reported by a back-end: a device or service
+// that went away or came back, a print job that finished.
+type Change struct {
+	Device string // "camera", "display", "printer", "sessions"
+	OK     bool
+	Reason string
+	Job    JobID // set for print job outcomes
+}
+
+// Hardware is the set of back-ends the shell drives.
+type Hardware struct {
+	Sessions Sessions
+	Display  Display
+	Camera   Camera
+	Printer  Printer
+	// Changes carries state changes; nil when the back-end reports none.
+	Changes <-chan Change
+	// Close releases the back-ends' resources.
+	Close func() error
+}
+
+// ErrUnavailable is returned when a device or service is not there.
+var ErrUnavailable = errors.New("unavailable")

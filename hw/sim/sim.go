@@ -1,0 +1,229 @@
+// Package sim is the simulated hardware of the demo and the tests: a video
+// session that lasts until it is ended, a printer that writes its jobs as
+// text files under a folder, a screen that remembers its brightness and a
+// camera that is always there. Faults can be injected to exercise the shell.
+package sim
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/loiret/borne/hw"
+	"github.com/loiret/borne/operators"
+)
+
+// Machine is the whole simulated kiosk. Its fields may be changed by tests
+// through the setters, which are safe for concurrent use.
+type Machine struct {
+	mu        sync.Mutex
+	dir       string
+	level     hw.Level
+	levels    []hw.Level
+	privacy   bool
+	camera    hw.CameraStatus
+	printer   hw.PrinterStatus
+	failStart error
+	jobs      int
+	sessions  []*Session
+	changes   chan hw.Change
+}
+
+// New returns a simulated machine whose printer writes into dir (created
+// on first print).
+func New(dir string) *Machine {
+	return &Machine{
+		dir:     dir,
+		privacy: true,
+		camera:  hw.CameraStatus{Present: true},
+		printer: hw.PrinterStatus{Ready: true},
+		changes: make(chan hw.Change, 16),
+	}
+}
+
+// Hardware returns the machine as the shell's hardware set.
+func (m *Machine) Hardware() hw.Hardware {
+	return hw.Hardware{
+		Sessions: sessions{m},
+		Display:  display{m},
+		Camera:   camera{m},
+		Printer:  printer{m},
+		Changes:  m.changes,
+		Close:    func() error { return nil },
+	}
+}
+
+// Level is the screen's current brightness level.
+func (m *Machine) Level() hw.Level {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.level
+}
+
+// Levels is every level the screen was set to, in order.
+func (m *Machine) Levels() []hw.Level {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]hw.Level(nil), m.levels...)
+}
+
+// Privacy tells whether the camera's privacy shutter is on.
+func (m *Machine) Privacy() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.privacy
+}
+
+// SetCamera changes what the camera check finds and reports the change.
+func (m *Machine) SetCamera(s hw.CameraStatus) {
+	m.mu.Lock()
+	m.camera = s
+	m.mu.Unlock()
+	m.report(hw.Change{Device: "camera", OK: s.Present, Reason: s.Reason})
+}
+
+// SetPrinter changes the printer's state and reports the change.
+func (m *Machine) SetPrinter(s hw.PrinterStatus) {
+	m.mu.Lock()
+	m.printer = s
+	m.mu.Unlock()
+	m.report(hw.Change{Device: "printer", OK: s.Ready, Reason: s.Reason})
+}
+
+// FailNextStart makes the next session start fail with err.
+func (m *Machine) FailNextStart(err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.failStart = err
+}
+
+// Sessions is every session started so far.
+func (m *Machine) Sessions() []*Session {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]*Session(nil), m.sessions...)
+}
+
+func (m *Machine) report(c hw.Change) {
+	select {
+	case m.changes <- c:
+	default: // nobody listening: the shell asks for state when it needs it
+	}
+}
+
+type sessions struct{ m *Machine }
+
+func (s sessions) Start(ctx context.Context, op operators.Operator) (hw.Session, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	m := s.m
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.failStart; err != nil {
+		m.failStart = nil
+		return nil, err
+	}
+	if len(op.Launch) == 0 {
+		return nil, fmt.Errorf("operator %s has no video client to launch", op.ID)
+	}
+	ss := &Session{Operator: op.ID, Started: time.Now(), done: make(chan hw.SessionEnd, 1)}
+	m.sessions = append(m.sessions, ss)
+	return ss, nil
+}
+
+// Session is a simulated video session: it runs until End or Hangup.
+type Session struct {
+	Operator string
+	Started  time.Time
+	ended    atomic.Bool
+	done     chan hw.SessionEnd
+}
+
+// Done implements hw.Session.
+func (s *Session) Done() <-chan hw.SessionEnd { return s.done }
+
+// End implements hw.Session.
+func (s *Session) End(ctx context.Context) error {
+	s.finish(nil)
+	return nil
+}
+
+// Hangup ends the session from the adviser's side; err non-nil simulates a
+// video client that crashed.
+func (s *Session) Hangup(err error) { s.finish(err) }
+
+// Ended tells whether the session is over.
+func (s *Session) Ended() bool { return s.ended.Load() }
+
+func (s *Session) finish(err error) {
+	if s.ended.CompareAndSwap(false, true) {
+		s.done <- hw.SessionEnd{At: time.Now(), Err: err}
+	}
+}
+
+type display struct{ m *Machine }
+
+func (d display) SetLevel(ctx context.Context, l hw.Level) error {
+	d.m.mu.Lock()
+	defer d.m.mu.Unlock()
+	d.m.level = l
+	d.m.levels = append(d.m.levels, l)
+	return nil
+}
+
+type camera struct{ m *Machine }
+
+func (c camera) Check(ctx context.Context) (hw.CameraStatus, error) {
+	c.m.mu.Lock()
+	defer c.m.mu.Unlock()
+	return c.m.camera, nil
+}
+
+func (c camera) SetPrivacy(ctx context.Context, on bool) error {
+	c.m.mu.Lock()
+	defer c.m.mu.Unlock()
+	c.m.privacy = on
+	return nil
+}
+
+type printer struct{ m *Machine }
+
+func (p printer) Status(ctx context.Context) (hw.PrinterStatus, error) {
+	p.m.mu.Lock()
+	defer p.m.mu.Unlock()
+	return p.m.printer, nil
+}
+
+// Print writes the document as a text file named after its job number.
+func (p printer) Print(ctx context.Context, d hw.Document) (hw.JobID, error) {
+	m := p.m
+	m.mu.Lock()
+	st := m.printer
+	m.jobs++
+	n := m.jobs
+	m.mu.Unlock()
+	if !st.Ready {
+		return "", fmt.Errorf("printer not ready: %s", st.Reason)
+	}
+	if err := os.MkdirAll(m.dir, 0o750); err != nil {
+		return "", fmt.Errorf("simulated printer: %w", err)
+	}
+	id := hw.JobID(fmt.Sprintf("sim-%d", n))
+	body := d.Title + "\n\n" + strings.Join(d.Lines, "\n") + "\n"
+	name := filepath.Join(m.dir, fmt.Sprintf("job-%03d-%s.txt", n, d.Kind))
+	if err := os.WriteFile(name, []byte(body), 0o640); err != nil {
+		return "", fmt.Errorf("simulated printer: %w", err)
+	}
+	m.report(hw.Change{Device: "printer", OK: true, Job: id})
+	return id, nil
+}
+
+// Purge cancels the jobs still queued. Simulated jobs are printed at once,
+// so there is never any; the files written are the paper already taken.
+func (p printer) Purge(ctx context.Context) error { return ctx.Err() }

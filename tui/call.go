@@ -1,0 +1,249 @@
+package tui
+
+import (
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/loiret/borne/hw"
+	"github.com/loiret/borne/usage"
+)
+
+// call is the video session under way, if any. gen tells the messages of
+// this call from those of a call already given up.
+type call struct {
+	gen      int
+	op       string
+	session  hw.Session
+	started  time.Time // zero until the session runs
+	ending   string    // outcome the shell decided before the session ended
+	checking bool
+}
+
+type (
+	readyMsg struct {
+		gen    int
+		reason string // catalog key of what is missing; "" when ready
+	}
+	sessionStartedMsg struct {
+		gen int
+		s   hw.Session
+	}
+	sessionFailedMsg struct {
+		gen int
+		err error
+	}
+	sessionEndedMsg struct {
+		gen int
+		end hw.SessionEnd
+	}
+	callTickMsg struct{ gen int }
+)
+
+const (
+	readyTimeout = time.Second
+	startTimeout = 30 * time.Second
+	endTimeout   = 10 * time.Second
+	// A session that dies sooner than this never really worked.
+	earlyFailure = 10 * time.Second
+)
+
+func (m Model) updateCall(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case readyMsg:
+		return m.onReady(msg)
+	case sessionStartedMsg:
+		return m.onStarted(msg)
+	case sessionFailedMsg:
+		if msg.gen != m.call.gen || m.scr != scrCalling {
+			return m, nil
+		}
+		m.log.Warn("video session did not start", "operator", m.call.op, "err", msg.err)
+		return m.failCall("unavail.client", 0)
+	case sessionEndedMsg:
+		return m.onEnded(msg)
+	case callTickMsg:
+		return m.onCallTick(msg)
+	}
+	return m, nil
+}
+
+func (m Model) startCall() (Model, tea.Cmd) {
+	op := m.ops[m.sel]
+	if !op.Open(m.now) || len(op.Launch) == 0 {
+		return m, nil
+	}
+	m.call = call{gen: m.call.gen + 1, op: op.ID, checking: true}
+	m.scr, m.focus = scrCalling, 0
+	return m, m.checkReady(m.call.gen)
+}
+
+// checkReady asks the camera whether it is there, within a second: a call
+// without a camera cannot work and is not started.
+func (m Model) checkReady(gen int) tea.Cmd {
+	cam := m.d.HW.Camera
+	return func() tea.Msg {
+		if cam == nil {
+			return readyMsg{gen: gen}
+		}
+		ctx, cancel := m.ctx(readyTimeout)
+		defer cancel()
+		st, err := cam.Check(ctx)
+		if err != nil || !st.Present {
+			return readyMsg{gen: gen, reason: "unavail.camera"}
+		}
+		return readyMsg{gen: gen}
+	}
+}
+
+func (m Model) onReady(msg readyMsg) (tea.Model, tea.Cmd) {
+	if msg.gen != m.call.gen || m.scr != scrCalling {
+		return m, nil
+	}
+	if msg.reason != "" {
+		return m.failCall(msg.reason, 0)
+	}
+	m.call.checking = false
+	op, gen, sessions := m.ops[m.sel], m.call.gen, m.d.HW.Sessions
+	return m, func() tea.Msg {
+		ctx, cancel := m.ctx(startTimeout)
+		defer cancel()
+		s, err := sessions.Start(ctx, op)
+		if err != nil {
+			return sessionFailedMsg{gen: gen, err: err}
+		}
+		return sessionStartedMsg{gen: gen, s: s}
+	}
+}
+
+func (m Model) onStarted(msg sessionStartedMsg) (tea.Model, tea.Cmd) {
+	if msg.gen != m.call.gen || m.scr != scrCalling {
+		// Given up while it was starting: stop it at once.
+		return m, endSession(msg.s)
+	}
+	m.call.session, m.call.started = msg.s, m.d.Now()
+	m.now = m.call.started
+	m.scr, m.focus = scrInCall, 0
+	gen := m.call.gen
+	return m, tea.Batch(
+		m.record(usage.Event{Kind: usage.KindSessionStarted, Operator: m.call.op}),
+		waitSession(gen, msg.s),
+		m.callTick(gen),
+		m.setLevel(hw.LevelCall),
+		m.setPrivacy(false),
+	)
+}
+
+func waitSession(gen int, s hw.Session) tea.Cmd {
+	return func() tea.Msg { return sessionEndedMsg{gen: gen, end: <-s.Done()} }
+}
+
+func endSession(s hw.Session) tea.Cmd {
+	if s == nil {
+		return nil
+	}
+	return func() tea.Msg {
+		ctx, cancel := withTimeout(endTimeout)
+		defer cancel()
+		_ = s.End(ctx) // Done reports the end, or its failure, either way
+		return nil
+	}
+}
+
+func (m Model) callTick(gen int) tea.Cmd { return m.d.After(time.Second, callTickMsg{gen}) }
+
+// cancelCall gives up a call still connecting.
+func (m Model) cancelCall() (Model, tea.Cmd) {
+	if m.scr != scrCalling {
+		return m, nil
+	}
+	op := m.call.op
+	m.call = call{gen: m.call.gen + 1}
+	m.scr, m.focus = scrOperator, 0
+	return m, m.record(usage.Event{Kind: usage.KindSessionEnded, Operator: op, Outcome: usage.OutcomeCancelled})
+}
+
+func (m Model) endCall() (Model, tea.Cmd) {
+	if m.scr != scrInCall || m.call.ending != "" {
+		return m, nil
+	}
+	m.call.ending = usage.OutcomeCompleted
+	return m, endSession(m.call.session)
+}
+
+func (m Model) onCallTick(msg callTickMsg) (tea.Model, tea.Cmd) {
+	if msg.gen != m.call.gen || m.scr != scrInCall {
+		return m, nil
+	}
+	m.now = m.d.Now()
+	if m.now.Sub(m.call.started) >= m.maxSession() && m.call.ending == "" {
+		m.call.ending = usage.OutcomeTimeout
+		return m, endSession(m.call.session)
+	}
+	return m, m.callTick(msg.gen)
+}
+
+func (m Model) onEnded(msg sessionEndedMsg) (tea.Model, tea.Cmd) {
+	if msg.gen != m.call.gen || m.scr != scrInCall {
+		return m, nil
+	}
+	now := m.d.Now()
+	dur := now.Sub(m.call.started)
+	outcome := m.call.ending
+	if outcome == "" {
+		outcome = usage.OutcomeCompleted
+		if msg.end.Err != nil {
+			outcome = usage.OutcomeFailed
+		}
+	}
+	if outcome == usage.OutcomeFailed && dur < earlyFailure {
+		m.log.Warn("video session ended early", "operator", m.call.op, "err", msg.end.Err)
+		return m.failCall("unavail.ended", dur)
+	}
+	e := usage.Event{Kind: usage.KindSessionEnded, Operator: m.call.op, Outcome: outcome, DurationMS: dur.Milliseconds()}
+	m.call.session = nil
+	m.scr, m.focus = scrAfter, 0
+	gen := m.call.gen
+	return m, tea.Batch(m.record(e), m.sweep(),
+		m.d.After(afterCallTimeout, afterTimeoutMsg{gen}))
+}
+
+// failCall shows the citizen that the service is unavailable and records
+// the failed session.
+func (m Model) failCall(reason string, dur time.Duration) (Model, tea.Cmd) {
+	e := usage.Event{Kind: usage.KindSessionEnded, Operator: m.call.op, Outcome: usage.OutcomeFailed, DurationMS: dur.Milliseconds()}
+	m.call.session = nil
+	m.scr, m.focus, m.unavail = scrUnavailable, 0, reason
+	return m, tea.Batch(m.record(e), m.sweep())
+}
+
+// sweep puts the hardware back as it is between calls: the screen at its
+// idle level, the camera behind its privacy shutter.
+func (m Model) sweep() tea.Cmd {
+	return tea.Batch(m.setLevel(hw.LevelActive), m.setPrivacy(true))
+}
+
+func (m Model) setPrivacy(on bool) tea.Cmd {
+	cam := m.d.HW.Camera
+	if cam == nil {
+		return nil
+	}
+	log := m.log
+	return func() tea.Msg {
+		ctx, cancel := withTimeout(2 * time.Second)
+		defer cancel()
+		if err := cam.SetPrivacy(ctx, on); err != nil {
+			log.Warn("camera privacy not set", "on", on, "err", err)
+		}
+		return nil
+	}
+}
+
+func (m Model) score(n int) (Model, tea.Cmd) {
+	if m.scr != scrAfter || n < 1 || n > 5 {
+		return m, nil
+	}
+	op := m.call.op
+	m.goHome()
+	return m, m.record(usage.Event{Kind: usage.KindSurvey, Operator: op, Detail: map[string]any{"score": n}})
+}

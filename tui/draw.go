@@ -1,0 +1,139 @@
+package tui
+
+import (
+	"strings"
+
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+)
+
+type kind int
+
+const (
+	kindButton kind = iota
+	kindPrimary
+	kindTile
+	kindHidden // a touch zone with nothing drawn (the maintenance corner)
+)
+
+// target is something a citizen can touch or reach with Tab.
+type target struct {
+	id         string
+	lines      []string // already styled where needed; cut to fit
+	x, y, w, h int
+	kind       kind
+	disabled   bool
+}
+
+// text is a block of words placed on the screen.
+type text struct {
+	x, y, w int
+	s       string // rendered
+}
+
+// frame is one screen's layout: data, used by View to draw and by Update
+// to hit-test, so both always agree.
+type frame struct {
+	texts   []text
+	targets []target
+}
+
+func (f *frame) add(t target)              { f.targets = append(f.targets, t) }
+func (f *frame) put(x, y, w int, s string) { f.texts = append(f.texts, text{x, y, w, s}) }
+
+// View draws the current screen on the whole terminal.
+func (m Model) View() tea.View {
+	v := tea.NewView(m.compose().Render())
+	v.AltScreen = true
+	v.MouseMode = tea.MouseModeCellMotion
+	v.BackgroundColor = m.st.P.Bg
+	v.WindowTitle = m.site.name
+	return v
+}
+
+// compose lays the screen's frame out as lipgloss layers; a layer's ID is
+// its target's, so Compositor.Hit answers "what is under this finger".
+func (m Model) compose() *lipgloss.Compositor {
+	f := m.layout()
+	bg := lipgloss.NewLayer(m.st.Screen.Width(m.w).Height(m.h).Render(""))
+	layers := []*lipgloss.Layer{bg}
+	for _, t := range f.texts {
+		layers = append(layers, lipgloss.NewLayer(t.s).X(t.x).Y(t.y).Z(1))
+	}
+	for i, t := range f.targets {
+		z := 2
+		if t.kind == kindHidden {
+			z = 0 // under the header's words, still hit: Hit skips layers without an ID
+		}
+		layers = append(layers, lipgloss.NewLayer(m.drawTarget(t, i == m.focus)).ID(t.id).X(t.x).Y(t.y).Z(z))
+	}
+	return lipgloss.NewCompositor(layers...)
+}
+
+func (m Model) drawTarget(t target, focused bool) string {
+	if t.kind == kindHidden {
+		return m.st.Screen.Width(t.w).Height(t.h).Render("")
+	}
+	st := m.st.Button
+	switch {
+	case t.disabled && focused:
+		st = m.st.DisabledFocus
+	case t.disabled:
+		st = m.st.Disabled
+	case t.kind == kindPrimary && focused:
+		st = m.st.PrimaryFocus
+	case t.kind == kindPrimary:
+		st = m.st.Primary
+	case t.kind == kindTile && focused:
+		st = m.st.TileFocus
+	case t.kind == kindTile:
+		st = m.st.Tile
+	case focused:
+		st = m.st.ButtonFocus
+	}
+	inner := max(t.w-4, 1) // border and a cell of air each side
+	lines := make([]string, 0, len(t.lines))
+	for _, l := range t.lines {
+		lines = append(lines, fit(l, inner))
+	}
+	if rows := max(t.h-2, 1); len(lines) > rows {
+		lines = lines[:rows]
+	}
+	return st.Width(t.w).Height(t.h).Render(strings.Join(lines, "\n"))
+}
+
+// para wraps words to width w and keeps at most rows lines.
+func (m Model) para(st lipgloss.Style, s string, w, rows int) string {
+	if w < 1 || rows < 1 {
+		return ""
+	}
+	out := st.Width(w).Render(s)
+	lines := strings.Split(out, "\n")
+	if len(lines) > rows {
+		lines = lines[:rows]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// header is the top line of every screen: the site and the time.
+func (m Model) header(f *frame) {
+	clock := m.now.In(m.d.Config.Location()).Format("15:04")
+	name := fit(m.site.name, max(m.w-len(clock)-6, 1))
+	f.put(2, 0, m.w-2, m.st.Header.Render(name))
+	if m.w > len(clock)+4 {
+		f.put(m.w-len(clock)-2, 0, len(clock), m.st.Header.Render(clock))
+	}
+}
+
+// buttonRow places buttons side by side across the bottom of the screen.
+func (m Model) buttonRow(f *frame, y, h int, ts ...target) {
+	if len(ts) == 0 {
+		return
+	}
+	gap := 2
+	w := max((m.w-4-gap*(len(ts)-1))/len(ts), 4)
+	for i, t := range ts {
+		t.x, t.y, t.w, t.h = 2+i*(w+gap), y, w, h
+		f.add(t)
+	}
+}

@@ -1,0 +1,33 @@
+package tui
+
+import "sort"
+
+// catalog holds every word the shell shows in one language. Adding a
+// language is one file that registers its catalog in init.
+type catalog map[string]string
+
+var catalogs = map[string]catalog{}
+
+func register(lang string, c catalog) { catalogs[lang] = c }
+
+// Languages lists the languages the shell can speak, sorted.
+func Languages() []string {
+	out := make([]string, 0, len(catalogs))
+	for l := range catalogs {
+		out = append(out, l)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// tr looks a word up in lang, falling back to French, then to the key
+// itself so a missing word shows up plainly instead of as a blank.
+func tr(lang, key string) string {
+	if s, ok := catalogs[lang][key]; ok {
+		return s
+	}
+	if s, ok := catalogs["fr"][key]; ok {
+		return s
+	}
+	return key
+}

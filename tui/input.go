@@ -1,0 +1,189 @@
+package tui
+
+import (
+	"strconv"
+	"strings"
+
+	tea "charm.land/bubbletea/v2"
+)
+
+// Target ids. Operator tiles are "op:<index>", scores "score:<n>".
+const (
+	idCorner   = "corner"
+	idLang     = "lang"
+	idContrast = "contrast"
+	idNext     = "page:next"
+	idPrev     = "page:prev"
+	idCall     = "call"
+	idPrint    = "print"
+	idBack     = "back"
+	idCancel   = "cancel"
+	idEnd      = "end"
+	idSkip     = "skip"
+)
+
+func (m Model) onKey(k tea.KeyPressMsg) (tea.Model, tea.Cmd) {
+	cmd, woke := m.touched()
+	if woke || m.oos != "" {
+		return m, cmd
+	}
+	targets := m.layout().targets
+	switch k.String() {
+	case "tab", "right":
+		m.moveFocus(targets, 1)
+	case "shift+tab", "left":
+		m.moveFocus(targets, -1)
+	case "down":
+		m.moveFocus(targets, m.columns())
+	case "up":
+		m.moveFocus(targets, -m.columns())
+	case "enter", "space":
+		if m.focus >= 0 && m.focus < len(targets) {
+			return m.activate(targets[m.focus], cmd)
+		}
+	case "esc":
+		return m.back(cmd)
+	case "1", "2", "3", "4", "5":
+		if m.scr == scrAfter {
+			return m.activate(target{id: "score:" + k.String()}, cmd)
+		}
+	}
+	return m, cmd
+}
+
+// moveFocus moves along the targets that can take focus, wrapping around.
+func (m *Model) moveFocus(targets []target, step int) {
+	if len(targets) == 0 {
+		return
+	}
+	n := len(targets)
+	f := m.focus
+	for range n {
+		f = ((f+step)%n + n) % n
+		if targets[f].id != idCorner && !targets[f].disabled {
+			break
+		}
+	}
+	m.focus = f
+}
+
+// firstFocus puts the focus on the screen's first target that works.
+func (m *Model) firstFocus() {
+	m.focus = 0
+	for i, t := range m.layout().targets {
+		if !t.disabled && t.id != idCorner {
+			m.focus = i
+			return
+		}
+	}
+}
+
+// columns is how far up and down move: the grid's width on home.
+func (m Model) columns() int {
+	if m.scr == scrHome {
+		return max(m.homeGrid().cols, 1)
+	}
+	return 1
+}
+
+func (m Model) onPress(ms tea.Mouse) (tea.Model, tea.Cmd) {
+	cmd, woke := m.touched()
+	m.pressed = ""
+	if woke || m.oos != "" || ms.Button != tea.MouseLeft {
+		return m, cmd
+	}
+	m.pressed = m.hit(ms.X, ms.Y)
+	return m, cmd
+}
+
+// onRelease completes a tap: a press and a release on the same target.
+func (m Model) onRelease(ms tea.Mouse) (tea.Model, tea.Cmd) {
+	pressed := m.pressed
+	m.pressed = ""
+	if pressed == "" || m.oos != "" {
+		return m, nil
+	}
+	if m.hit(ms.X, ms.Y) != pressed {
+		return m, nil
+	}
+	for i, t := range m.layout().targets {
+		if t.id == pressed {
+			m.focus = i
+			return m.activate(t, nil)
+		}
+	}
+	return m, nil
+}
+
+func (m Model) hit(x, y int) string {
+	return m.compose().Hit(x, y).ID()
+}
+
+func (m Model) activate(t target, cmd tea.Cmd) (tea.Model, tea.Cmd) {
+	if t.disabled {
+		return m, cmd
+	}
+	var next tea.Cmd
+	switch id := t.id; {
+	case strings.HasPrefix(id, "op:"):
+		i, _ := strconv.Atoi(strings.TrimPrefix(id, "op:"))
+		m, next = m.openOperator(i)
+	case strings.HasPrefix(id, "score:"):
+		n, _ := strconv.Atoi(strings.TrimPrefix(id, "score:"))
+		m, next = m.score(n)
+	case id == idLang:
+		m.lang = m.nextLang()
+	case id == idContrast:
+		m.toggleTheme()
+	case id == idNext:
+		m.page++
+		m.focus = 0
+	case id == idPrev:
+		m.page = max(m.page-1, 0)
+		m.focus = 0
+	case id == idBack, id == idSkip:
+		m.goHome()
+	case id == idCall:
+		m, next = m.startCall()
+	case id == idCancel:
+		m, next = m.cancelCall()
+	case id == idEnd:
+		m, next = m.endCall()
+	case id == idPrint:
+		m, next = m.printSheet()
+	}
+	return m, tea.Batch(cmd, next)
+}
+
+// back is Esc: one step back, never out of a running call.
+func (m Model) back(cmd tea.Cmd) (tea.Model, tea.Cmd) {
+	switch m.scr {
+	case scrOperator, scrUnavailable, scrAfter:
+		m.goHome()
+	case scrCalling:
+		return m.activate(target{id: idCancel}, cmd)
+	}
+	return m, cmd
+}
+
+func (m Model) nextLang() string {
+	langs := m.d.Config.Site.Languages
+	for i, l := range langs {
+		if l == m.lang {
+			return langs[(i+1)%len(langs)]
+		}
+	}
+	if len(langs) > 0 {
+		return langs[0]
+	}
+	return m.lang
+}
+
+func (m *Model) toggleTheme() {
+	if m.theme == "high-contrast" {
+		m.theme = "default"
+	} else {
+		m.theme = "high-contrast"
+	}
+	m.st = m.styles[m.theme]
+}

@@ -1,0 +1,243 @@
+// Package tui is the kiosk shell's Bubble Tea program: one root model, one
+// file per screen, hit-tested touch targets and a keyboard path to each.
+package tui
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/loiret/borne/config"
+	"github.com/loiret/borne/hw"
+	"github.com/loiret/borne/operators"
+	"github.com/loiret/borne/usage"
+)
+
+// Recorder is where the shell writes its usage events.
+type Recorder interface {
+	Record(ctx context.Context, e usage.Event) (usage.Event, error)
+}
+
+// Deps is everything the shell needs from outside.
+type Deps struct {
+	Config    *config.Config
+	Operators []operators.Operator
+	HW        hw.Hardware
+	Log       Recorder     // nil: events are dropped
+	Logger    *slog.Logger // nil: slog.Default()
+	Now       func() time.Time
+	// After delivers msg after d: tea.Tick in the kiosk, a fake clock in
+	// tests.
+	After func(d time.Duration, msg tea.Msg) tea.Cmd
+}
+
+type screen int
+
+const (
+	scrHome screen = iota
+	scrOperator
+	scrCalling
+	scrInCall
+	scrAfter
+	scrUnavailable
+)
+
+// Model is the root and only tea.Model of the shell.
+type Model struct {
+	d      Deps
+	log    *slog.Logger
+	ops    []operators.Operator
+	texts  []map[string]opText // by operator, then language
+	site   siteText
+	styles map[string]*Styles
+	st     *Styles
+	lang   string
+	theme  string
+
+	w, h    int
+	now     time.Time
+	scr     screen
+	sel     int    // operator shown on the operator screen
+	focus   int    // index into the current screen's targets
+	pressed string // target under the last press, for tap = press+release
+	page    int    // home grid page
+	notice  string // catalog key of a passing notice ("print.done")
+	unavail string // catalog key of why the service is unavailable
+	oos     string // out-of-service reason; "" when in service
+	dimmed  bool
+	gen     int // bumps on each input: stale idle timers are ignored
+	call    call
+	quiting bool
+}
+
+type siteText struct{ name, phone string }
+
+// StopMsg asks the shell to stop (SIGTERM); nothing else can.
+type StopMsg struct{}
+
+// New builds the shell. Text from config is cleaned once here.
+func New(d Deps) Model {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.After == nil {
+		d.After = after
+	}
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	m := Model{d: d, log: d.Logger, w: 80, h: 24}
+	m.styles = map[string]*Styles{}
+	for name := range themes {
+		m.styles[name] = newStyles(name)
+	}
+	m.site = siteText{name: clean(d.Config.Site.Name), phone: clean(d.Config.Site.HelpPhone)}
+	m.ops = d.Operators
+	m.texts = cleanTexts(d.Operators)
+	m.resetPreferences()
+	m.now = d.Now()
+	return m
+}
+
+func (m *Model) resetPreferences() {
+	m.lang = "fr"
+	if l := m.d.Config.Site.Languages; len(l) > 0 {
+		m.lang = l[0]
+	}
+	m.theme = m.d.Config.Kiosk.Theme
+	if _, ok := m.styles[m.theme]; !ok {
+		m.theme = "default"
+	}
+	m.st = m.styles[m.theme]
+}
+
+// Init starts the minute clock and the idle timers.
+func (m Model) Init() tea.Cmd {
+	return tea.Batch(m.clockTick(), m.idleTimers())
+}
+
+// Update routes messages: globals first, then input, then the call.
+func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.w, m.h = max(msg.Width, 1), max(msg.Height, 1)
+		return m, nil
+	case StopMsg:
+		m.quiting = true
+		return m, tea.Quit
+	case clockMsg:
+		m.now = m.d.Now()
+		return m, m.clockTick()
+	case tea.KeyPressMsg:
+		return m.onKey(msg)
+	case tea.MouseClickMsg:
+		return m.onPress(msg.Mouse())
+	case tea.MouseReleaseMsg:
+		return m.onRelease(msg.Mouse())
+	case idleMsg, dimMsg, afterTimeoutMsg:
+		return m.onTimer(msg)
+	case OutOfServiceMsg, BackInServiceMsg:
+		return m.onService(msg)
+	case printedMsg:
+		return m.onPrinted(msg)
+	}
+	return m.updateCall(msg)
+}
+
+// Filter keeps the terminal's suspend and interrupt away from the shell and
+// lets it quit only when it was asked to stop.
+func Filter(model tea.Model, msg tea.Msg) tea.Msg {
+	switch msg.(type) {
+	case tea.SuspendMsg, tea.InterruptMsg:
+		return nil
+	case tea.QuitMsg:
+		if m, ok := model.(Model); ok && m.quiting {
+			return msg
+		}
+		return nil
+	}
+	return msg
+}
+
+func (m Model) t(key string) string { return tr(m.lang, key) }
+
+// Screen names the current screen, for tests and diagnostics.
+func (m Model) Screen() string {
+	if m.oos != "" {
+		return "out-of-service"
+	}
+	return [...]string{"home", "operator", "calling", "in-call", "after-call", "unavailable"}[m.scr]
+}
+
+// Lang is the language on screen.
+func (m Model) Lang() string { return m.lang }
+
+// Theme is the theme on screen.
+func (m Model) Theme() string { return m.theme }
+
+func (m Model) ctx(d time.Duration) (context.Context, context.CancelFunc) {
+	return withTimeout(d)
+}
+
+// withTimeout bounds every call into hardware and storage: nothing the
+// shell waits for can hang it.
+func withTimeout(d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), d)
+}
+
+// record writes a usage event in the background, stamped with the site,
+// the place and the shell's clock.
+func (m Model) record(e usage.Event) tea.Cmd {
+	if m.d.Log == nil {
+		return nil
+	}
+	now := m.d.Now()
+	e.At = now
+	e.Site = m.d.Config.Site.ID
+	e.Place = m.d.Config.PlaceAt(now)
+	rec, log := m.d.Log, m.log
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if _, err := rec.Record(ctx, e); err != nil {
+			log.Error("usage event not recorded", "kind", e.Kind, "err", err)
+		}
+		return nil
+	}
+}
+
+// opText is an operator's words in one language, cleaned for the terminal.
+type opText struct {
+	operators.Text
+	Phone, Website string
+}
+
+// cleanTexts cleans every operator's words in every language once, so no
+// frame pays for it and no control character from config reaches the
+// terminal.
+func cleanTexts(ops []operators.Operator) []map[string]opText {
+	out := make([]map[string]opText, len(ops))
+	each := func(ss []string) []string {
+		r := make([]string, len(ss))
+		for i, s := range ss {
+			r[i] = clean(s)
+		}
+		return r
+	}
+	for i, op := range ops {
+		out[i] = map[string]opText{}
+		for _, lang := range Languages() {
+			t := op.Text(lang)
+			out[i][lang] = opText{
+				Text:  operators.Text{Name: clean(t.Name), Summary: clean(t.Summary), Helps: each(t.Helps), Documents: each(t.Documents)},
+				Phone: clean(op.Phone), Website: clean(op.Website),
+			}
+		}
+	}
+	return out
+}
+
+// text is operator i's words in the language on screen.
+func (m Model) text(i int) opText { return m.texts[i][m.lang] }

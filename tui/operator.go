@@ -1,0 +1,125 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/loiret/borne/hw"
+	"github.com/loiret/borne/operators"
+	"github.com/loiret/borne/usage"
+)
+
+func (m Model) operator(f *frame) {
+	op, tx := m.ops[m.sel], m.text(m.sel)
+	status, open := m.status(op)
+	st := m.st.Closed.Background(m.st.P.Bg)
+	if open {
+		st = m.st.Open.Background(m.st.P.Bg)
+	}
+	f.put(2, 2, m.w-4, m.st.Title.Render(fit(tx.Name, m.w-4)))
+	f.put(2, 3, m.w-4, st.Render(fit(status, m.w-4)))
+	by, bh := m.bottom()
+	top, rows := 5, by-6
+	if m.notice != "" {
+		f.put(2, by-1, m.w-4, m.st.Warn.Render(fit(m.t(m.notice), m.w-4)))
+		rows--
+	}
+	left, right := m.aboutBlocks(op, tx)
+	if m.w >= 70 {
+		cw := (m.w - 6) / 2
+		f.put(2, top, cw, m.para(m.st.Text, left, cw, rows))
+		f.put(4+cw, top, cw, m.para(m.st.Text, right, cw, rows))
+	} else {
+		f.put(2, top, m.w-4, m.para(m.st.Text, left+"\n\n"+right, m.w-4, rows))
+	}
+	call := target{id: idCall, kind: kindPrimary, lines: []string{m.t("call")}}
+	if !open {
+		call.disabled = true
+		if next, ok := op.NextOpening(m.now); ok {
+			call.lines = append(call.lines, fmt.Sprintf(m.t("call.closed"), operators.FormatOpening(next, m.now, m.lang)))
+		}
+	}
+	if len(op.Launch) == 0 {
+		call.disabled = true
+	}
+	if bh < 5 {
+		call.lines = call.lines[:1] // the status line above says when it opens
+	}
+	print := target{id: idPrint, lines: []string{m.t("print.sheet")}, disabled: m.notice == "print.busy"}
+	m.buttonRow(f, by, bh, call, print, target{id: idBack, lines: []string{m.t("back")}})
+}
+
+// aboutBlocks is what the operator screen says: what it helps with and the
+// documents to bring; its hours and how to reach it otherwise.
+func (m Model) aboutBlocks(op operators.Operator, tx opText) (string, string) {
+	var l, r strings.Builder
+	bold := m.st.Title
+	l.WriteString(bold.Render(m.t("op.helps")))
+	for _, h := range tx.Helps {
+		l.WriteString("\n • " + h)
+	}
+	l.WriteString("\n\n" + bold.Render(m.t("op.documents")))
+	for _, d := range tx.Documents {
+		l.WriteString("\n • " + d)
+	}
+	r.WriteString(bold.Render(m.t("op.hours")))
+	for _, rg := range op.Hours.Ranges() {
+		r.WriteString("\n • " + rg.Format(m.lang))
+	}
+	if tx.Phone != "" {
+		r.WriteString("\n\n" + fmt.Sprintf(m.t("op.phone"), tx.Phone))
+	}
+	if tx.Website != "" {
+		r.WriteString("\n" + fmt.Sprintf(m.t("op.website"), tx.Website))
+	}
+	return l.String(), r.String()
+}
+
+type printedMsg struct {
+	job hw.JobID
+	err error
+}
+
+// printSheet prints the operator's sheet: what it helps with, what to
+// bring, its hours and how to reach it.
+func (m Model) printSheet() (Model, tea.Cmd) {
+	p := m.d.HW.Printer
+	if p == nil || m.notice == "print.busy" {
+		return m, nil
+	}
+	op, tx := m.ops[m.sel], m.text(m.sel)
+	left, right := m.aboutBlocks(op, tx)
+	doc := hw.Document{
+		Kind:  "sheet",
+		Title: fmt.Sprintf(m.t("sheet.title"), tx.Name),
+		Lines: strings.Split(ansi.Strip(left+"\n\n"+right), "\n"),
+	}
+	m.notice = "print.busy"
+	return m, func() tea.Msg {
+		ctx, cancel := m.ctx(10 * time.Second)
+		defer cancel()
+		job, err := p.Print(ctx, doc)
+		return printedMsg{job: job, err: err}
+	}
+}
+
+func (m Model) onPrinted(msg printedMsg) (tea.Model, tea.Cmd) {
+	e := usage.Event{Kind: usage.KindPrintJob, Outcome: usage.OutcomePrinted, Detail: map[string]any{"pages": 1}}
+	if m.scr == scrOperator {
+		e.Operator = m.ops[m.sel].ID
+	}
+	m.notice = "print.done"
+	if msg.err != nil {
+		m.log.Warn("print failed", "err", msg.err)
+		m.notice = "print.failed"
+		e.Outcome = usage.OutcomeFailed
+	}
+	if m.scr != scrOperator {
+		m.notice = ""
+	}
+	return m, m.record(e)
+}

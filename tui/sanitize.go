@@ -1,0 +1,48 @@
+package tui
+
+import (
+	"strings"
+	"unicode"
+
+	"github.com/charmbracelet/x/ansi"
+)
+
+// clean makes text from config or a service safe to put on the terminal:
+// valid UTF-8, one line, no control characters (C0, DEL, C1), no escape
+// sequences and no bidi overrides that could reorder what a citizen reads.
+func clean(s string) string {
+	s = ansi.Strip(strings.ToValidUTF8(s, "�"))
+	var b strings.Builder
+	b.Grow(len(s))
+	space := false
+	for _, r := range s {
+		switch {
+		case r == '\t' || r == '\n' || r == '\r':
+			if !space {
+				b.WriteByte(' ')
+			}
+			space = true
+			continue
+		case r < 0x20, r == 0x7f, r >= 0x80 && r <= 0x9f:
+			continue
+		case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069, r == 0x200e, r == 0x200f, r == 0x061c:
+			continue
+		case unicode.Is(unicode.Co, r): // private use: no font shows it
+			continue
+		}
+		space = r == ' '
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// fit cuts s to at most w cells, marking the cut with an ellipsis.
+func fit(s string, w int) string {
+	if w <= 0 {
+		return ""
+	}
+	if ansi.StringWidth(s) <= w {
+		return s
+	}
+	return ansi.Truncate(s, w, "…")
+}

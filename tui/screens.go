@@ -1,0 +1,134 @@
+package tui
+
+import (
+	"charm.land/lipgloss/v2"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// layout is the current screen's frame. The maintenance corner comes last
+// so that focus starts on the first real target.
+func (m Model) layout() frame {
+	var f frame
+	if m.w < 20 || m.h < 8 {
+		f.put(0, 0, m.w, m.st.Title.Render(fit(m.t("too.small"), m.w)))
+		return f
+	}
+	m.header(&f)
+	switch {
+	case m.oos != "":
+		m.outOfService(&f)
+	case m.scr == scrHome:
+		m.home(&f)
+	case m.scr == scrOperator:
+		m.operator(&f)
+	case m.scr == scrCalling:
+		m.calling(&f)
+	case m.scr == scrInCall:
+		m.inCall(&f)
+	case m.scr == scrAfter:
+		m.afterCall(&f)
+	case m.scr == scrUnavailable:
+		m.unavailable(&f)
+	}
+	f.add(target{id: idCorner, x: 0, y: 0, w: 6, h: 2, kind: kindHidden})
+	return f
+}
+
+// bottom is where the row of buttons starts, and how tall they are.
+func (m Model) bottom() (y, h int) {
+	h = 3
+	if m.h >= 40 {
+		h = 5
+	}
+	return m.h - h - 1, h
+}
+
+// centred puts lines in the middle of the screen, from row y down.
+func (m Model) centred(f *frame, y int, lines ...string) int {
+	for _, l := range lines {
+		w := min(m.w-4, 80)
+		s := m.para(m.st.Text, l, w, 4)
+		f.put((m.w-w)/2, y, w, s)
+		y += lipgloss.Height(s)
+	}
+	return y
+}
+
+func (m Model) calling(f *frame) {
+	op := m.text(m.sel)
+	status := m.t("calling.connect")
+	if m.call.checking {
+		status = m.t("calling.check")
+	}
+	y := m.h / 4
+	y = m.centred(f, y, m.st.Title.Render(fmt.Sprintf(m.t("calling.with"), op.Name)))
+	m.centred(f, y+1, status)
+	by, bh := m.bottom()
+	m.buttonRow(f, by, bh, target{id: idCancel, lines: []string{m.t("cancel")}})
+}
+
+func (m Model) inCall(f *frame) {
+	op := m.text(m.sel)
+	el := m.now.Sub(m.call.started)
+	lines := []string{
+		m.st.Title.Render(fmt.Sprintf(m.t("incall.with"), op.Name)),
+		fmt.Sprintf(m.t("incall.elapsed"), clockDuration(el)),
+	}
+	if left := m.maxSession() - el; left <= 5*time.Minute {
+		lines = append(lines, m.st.Warn.Render(fmt.Sprintf(m.t("incall.warn"), int(left.Minutes()+0.999))))
+	}
+	m.centred(f, m.h/4, lines...)
+	by, bh := m.bottom()
+	m.buttonRow(f, by, bh, target{id: idEnd, kind: kindPrimary, lines: []string{m.t("end")}})
+}
+
+func (m Model) afterCall(f *frame) {
+	y := m.centred(f, m.h/5, m.st.Title.Render(m.t("after.question")), m.st.Muted.Render(m.t("after.scale")))
+	bh := 3
+	if m.h >= 40 {
+		bh = 5
+	}
+	ts := make([]target, 5)
+	for i := range ts {
+		n := strconv.Itoa(i + 1)
+		ts[i] = target{id: "score:" + n, lines: []string{n}}
+	}
+	m.buttonRow(f, min(y+1, m.h-2*bh-2), bh, ts...)
+	by, h := m.bottom()
+	m.buttonRow(f, by, h, target{id: idSkip, lines: []string{m.t("skip")}})
+}
+
+func (m Model) unavailable(f *frame) {
+	m.centred(f, m.h/4,
+		m.st.Title.Render(m.t("unavail.title")),
+		m.t(m.unavail),
+		fmt.Sprintf(m.t("unavail.help"), m.site.phone))
+	by, bh := m.bottom()
+	m.buttonRow(f, by, bh, target{id: idBack, lines: []string{m.t("back")}})
+}
+
+func (m Model) outOfService(f *frame) {
+	m.centred(f, m.h/4,
+		m.st.Title.Render(m.t("oos.title")),
+		m.oos,
+		fmt.Sprintf(m.t("oos.help"), m.site.phone))
+}
+
+func (m Model) maxSession() time.Duration {
+	if d := m.d.Config.Kiosk.MaxSession.D(); d > 0 {
+		return d
+	}
+	return 45 * time.Minute
+}
+
+// clockDuration shows a duration as m:ss or h:mm:ss.
+func clockDuration(d time.Duration) string {
+	d = max(d, 0).Truncate(time.Second)
+	h, mn, s := int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60
+	if h > 0 {
+		return fmt.Sprintf("%d:%02d:%02d", h, mn, s)
+	}
+	return fmt.Sprintf("%d:%02d", mn, s)
+}

@@ -1,0 +1,116 @@
+package tui
+
+import (
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/loiret/borne/hw"
+	"github.com/loiret/borne/usage"
+)
+
+type (
+	clockMsg        struct{}
+	idleMsg         struct{ gen int }
+	dimMsg          struct{ gen int }
+	afterTimeoutMsg struct{ gen int }
+)
+
+// afterCallTimeout sends the after-call screen home by itself.
+const afterCallTimeout = 20 * time.Second
+
+// clockTick wakes the program once a minute, on the minute, for the clock
+// in the header and the operators' opening state: nothing else ticks
+// while nobody is there.
+func (m Model) clockTick() tea.Cmd {
+	now := m.d.Now()
+	next := now.Truncate(time.Minute).Add(time.Minute)
+	return m.d.After(next.Sub(now), clockMsg{})
+}
+
+// after is the real timer behind Deps.After.
+func after(d time.Duration, msg tea.Msg) tea.Cmd {
+	return tea.Tick(d, func(time.Time) tea.Msg { return msg })
+}
+
+func (m Model) idleTimers() tea.Cmd {
+	k := m.d.Config.Kiosk
+	gen := m.gen
+	var cmds []tea.Cmd
+	if d := k.IdleReset.D(); d > 0 {
+		cmds = append(cmds, m.d.After(d, idleMsg{gen}))
+	}
+	if d := k.DimAfter.D(); d > 0 {
+		cmds = append(cmds, m.d.After(d, dimMsg{gen}))
+	}
+	return tea.Batch(cmds...)
+}
+
+// touched notes an input: it re-arms the idle timers and wakes the screen.
+// woke tells the caller the input only woke the screen and must do nothing
+// else.
+func (m *Model) touched() (cmd tea.Cmd, woke bool) {
+	m.gen++
+	m.now = m.d.Now()
+	cmds := []tea.Cmd{m.idleTimers()}
+	if m.dimmed {
+		m.dimmed = false
+		woke = true
+		cmds = append(cmds, m.setLevel(hw.LevelActive))
+	}
+	return tea.Batch(cmds...), woke
+}
+
+func (m Model) onTimer(msg tea.Msg) (tea.Model, tea.Cmd) {
+	busy := m.scr == scrCalling || m.scr == scrInCall
+	switch msg := msg.(type) {
+	case idleMsg:
+		if msg.gen != m.gen || busy || m.pristine() {
+			return m, nil
+		}
+		m.goHome()
+		m.resetPreferences()
+		return m, m.record(usage.Event{Kind: usage.KindIdleReset})
+	case dimMsg:
+		if msg.gen != m.gen || busy || m.dimmed {
+			return m, nil
+		}
+		m.dimmed = true
+		return m, m.setLevel(hw.LevelDim)
+	case afterTimeoutMsg:
+		if msg.gen == m.call.gen && m.scr == scrAfter {
+			m.goHome()
+		}
+	}
+	return m, nil
+}
+
+// pristine tells whether the screen is what a newcomer should find.
+func (m Model) pristine() bool {
+	lang := "fr"
+	if l := m.d.Config.Site.Languages; len(l) > 0 {
+		lang = l[0]
+	}
+	return m.scr == scrHome && m.page == 0 && m.focus == 0 && m.notice == "" &&
+		m.lang == lang && m.theme == m.d.Config.Kiosk.Theme
+}
+
+func (m *Model) goHome() {
+	m.scr, m.sel, m.focus, m.page, m.pressed, m.notice, m.unavail = scrHome, 0, 0, 0, "", "", ""
+}
+
+func (m Model) setLevel(l hw.Level) tea.Cmd {
+	disp := m.d.HW.Display
+	if disp == nil {
+		return nil
+	}
+	log := m.log
+	return func() tea.Msg {
+		ctx, cancel := m.ctx(2 * time.Second)
+		defer cancel()
+		if err := disp.SetLevel(ctx, l); err != nil {
+			log.Warn("screen level not set", "level", l.String(), "err", err)
+		}
+		return nil
+	}
+}
