@@ -1,0 +1,115 @@
+// Package config loads and validates the kiosk's TOML configuration.
+package config
+
+import (
+	"time"
+
+	"github.com/loiret/borne/operators"
+)
+
+// Duration is a time.Duration written as "90s", "3m", "45m" or "395d".
+type Duration time.Duration
+
+// D returns the duration as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Config is the whole configuration file.
+type Config struct {
+	Site        Site        `toml:"site"`
+	Kiosk       Kiosk       `toml:"kiosk"`
+	Maintenance Maintenance `toml:"maintenance"`
+	Hardware    Hardware    `toml:"hardware"`
+	Usage       Usage       `toml:"usage"`
+	Operators   Operators   `toml:"operators"`
+
+	// Path is the file the config was read from ("" for the embedded demo).
+	Path string `toml:"-"`
+
+	loc       *time.Location      // Site.Timezone, loaded by Parse
+	stopHours [][]operators.Range // Site.Stops[i].Hours, parsed by Parse
+}
+
+type Site struct {
+	ID        string   `toml:"id"`
+	Name      string   `toml:"name"`
+	Place     string   `toml:"place"`
+	HelpPhone string   `toml:"help_phone"`
+	Languages []string `toml:"languages"`
+	Timezone  string   `toml:"timezone"`
+	Hours     []string `toml:"hours"`
+	Stops     []Stop   `toml:"stops"`
+}
+
+// Stop is one stop of an itinerant kiosk.
+type Stop struct {
+	Place string   `toml:"place"`
+	Hours []string `toml:"hours"`
+}
+
+type Kiosk struct {
+	IdleReset    Duration `toml:"idle_reset"`
+	DimAfter     Duration `toml:"dim_after"`
+	AttractAfter Duration `toml:"attract_after"`
+	MaxSession   Duration `toml:"max_session"`
+	Theme        string   `toml:"theme"`
+}
+
+type Maintenance struct {
+	PinHash     string   `toml:"pin_hash"`
+	RelockAfter Duration `toml:"relock_after"`
+	MaxAttempts int      `toml:"max_attempts"`
+}
+
+type Hardware struct {
+	Backend string        `toml:"backend"`
+	Display DisplayConfig `toml:"display"`
+	Camera  CameraConfig  `toml:"camera"`
+	Printer PrinterConfig `toml:"printer"`
+	Session SessionConfig `toml:"session"`
+}
+
+type DisplayConfig struct {
+	Backlight  string `toml:"backlight"`
+	Active     int    `toml:"active"`
+	Dim        int    `toml:"dim"`
+	Call       int    `toml:"call"`
+	DDCDisplay int    `toml:"ddc_display"`
+}
+
+type CameraConfig struct {
+	Device string `toml:"device"`
+	Preset Preset `toml:"preset"`
+}
+
+type Preset struct {
+	Pan  int `toml:"pan"`
+	Tilt int `toml:"tilt"`
+	Zoom int `toml:"zoom"`
+}
+
+type PrinterConfig struct {
+	Queue  string `toml:"queue"`
+	Server string `toml:"server"`
+}
+
+type SessionConfig struct {
+	Environment []string `toml:"environment"`
+}
+
+type Usage struct {
+	Database    string   `toml:"database"`
+	Retention   Duration `toml:"retention"`
+	MetricsFile string   `toml:"metrics_file"`
+	Sync        Sync     `toml:"sync"`
+}
+
+type Sync struct {
+	URL       string   `toml:"url"`
+	TokenFile string   `toml:"token_file"`
+	Interval  Duration `toml:"interval"`
+}
+
+type Operators struct {
+	Enabled []string         `toml:"enabled"`
+	Custom  []operators.Spec `toml:"custom"`
+}

@@ -1,0 +1,89 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+const day = 24 * time.Hour
+
+// errDurationHint ends every message about a badly written duration.
+const errDurationHint = "(use 90s, 3m, 2h or 395d)"
+
+// UnmarshalText reads a duration such as "90s", "1h30m" or "395d". A number
+// of days may come first and be followed by a Go duration ("1d12h").
+// Negative durations are refused: nothing in the config can last less than
+// nothing. Whether zero is allowed is up to each setting.
+func (d *Duration) UnmarshalText(text []byte) error {
+	v, err := parseDuration(string(text))
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalText writes a whole number of days as "395d" and anything else as
+// Go does, without trailing zero units ("1m30s", "3m", "2h"), so that
+// UnmarshalText reads it back unchanged.
+func (d Duration) MarshalText() ([]byte, error) {
+	return []byte(d.String()), nil
+}
+
+// String is the duration as MarshalText writes it.
+func (d Duration) String() string {
+	v := time.Duration(d)
+	if v > 0 && v%day == 0 {
+		return strconv.FormatInt(int64(v/day), 10) + "d"
+	}
+	t := v.String()
+	if strings.HasSuffix(t, "m0s") {
+		t = t[:len(t)-2]
+	}
+	if strings.HasSuffix(t, "h0m") {
+		t = t[:len(t)-2]
+	}
+	return t
+}
+
+func parseDuration(s string) (time.Duration, error) {
+	bad := fmt.Errorf("%q is not a duration %s", s, errDurationHint)
+	t := strings.TrimSpace(s)
+	if t == "" {
+		return 0, errors.New("the duration is empty " + errDurationHint)
+	}
+	if t[0] == '-' {
+		return 0, fmt.Errorf("%q is negative: a duration here must be positive %s", s, errDurationHint)
+	}
+	t = strings.TrimPrefix(t, "+")
+	var days time.Duration
+	if i := strings.IndexByte(t, 'd'); i >= 0 {
+		n, err := strconv.ParseUint(t[:i], 10, 32)
+		if err != nil || i == 0 {
+			return 0, bad
+		}
+		if n > uint64(math.MaxInt64/int64(day)) {
+			return 0, fmt.Errorf("%q is too long", s)
+		}
+		days = time.Duration(n) * day
+		t = t[i+1:]
+		if t == "" {
+			return days, nil
+		}
+	}
+	if t == "" || !(t[0] == '.' || t[0] >= '0' && t[0] <= '9') {
+		return 0, bad
+	}
+	v, err := time.ParseDuration(t)
+	if err != nil {
+		return 0, bad
+	}
+	if v > math.MaxInt64-days {
+		return 0, fmt.Errorf("%q is too long", s)
+	}
+	return days + v, nil
+}
