@@ -41,6 +41,13 @@ type Sessions interface {
 	Start(ctx context.Context, op operators.Operator) (Session, error)
 }
 
+// Preflighter is implemented by Sessions back-ends that can tell, quickly
+// and without starting anything, whether a call to op could start: its
+// video client exists and can be run, the service that runs it is there.
+type Preflighter interface {
+	Preflight(ctx context.Context, op operators.Operator) error
+}
+
 // Session is one running video session.
 type Session interface {
 	// Done is closed-and-sent-once when the session ends for any reason.

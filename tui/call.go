@@ -70,7 +70,7 @@ func (m Model) updateCall(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 func (m Model) startCall() (Model, tea.Cmd) {
 	op := m.ops[m.sel]
-	if !op.Open(m.now) || len(op.Launch) == 0 {
+	if !m.callable(m.sel) {
 		return m, nil
 	}
 	m.call = call{gen: m.call.gen + 1, op: op.ID, checking: true}
@@ -78,22 +78,43 @@ func (m Model) startCall() (Model, tea.Cmd) {
 	return m, m.checkReady(m.call.gen)
 }
 
-// checkReady asks the camera whether it is there, within a second: a call
-// without a camera cannot work and is not started.
+// checkReady checks, within a second, what a call cannot work without:
+// the video client can be run and the camera is there. The screen is set
+// to its call level on the way; a screen that cannot be dimmed still shows
+// the call, so its failure is only logged.
 func (m Model) checkReady(gen int) tea.Cmd {
-	cam := m.d.HW.Camera
+	cam, disp, log := m.d.HW.Camera, m.d.HW.Display, m.log
+	pre, _ := m.d.HW.Sessions.(hw.Preflighter)
+	op := m.ops[m.sel]
 	return func() tea.Msg {
-		if cam == nil {
-			return readyMsg{gen: gen}
-		}
 		ctx, cancel := m.ctx(readyTimeout)
 		defer cancel()
-		st, err := cam.Check(ctx)
-		if err != nil || !st.Present {
-			return readyMsg{gen: gen, reason: "unavail.camera"}
+		if pre != nil {
+			if err := pre.Preflight(ctx, op); err != nil {
+				log.Warn("video client cannot start", "operator", op.ID, "err", err)
+				return readyMsg{gen: gen, reason: "unavail.client"}
+			}
+		}
+		if cam != nil {
+			st, err := cam.Check(ctx)
+			if err != nil || !st.Present {
+				log.Warn("camera not ready", "reason", st.Reason, "err", err)
+				return readyMsg{gen: gen, reason: "unavail.camera"}
+			}
+		}
+		if disp != nil {
+			if err := disp.SetLevel(ctx, hw.LevelCall); err != nil {
+				log.Warn("screen level not set for the call", "err", err)
+			}
 		}
 		return readyMsg{gen: gen}
 	}
+}
+
+// callable tells whether operator i can be called now.
+func (m Model) callable(i int) bool {
+	op := m.ops[i]
+	return len(op.Launch) > 0 && op.Open(m.now) && !m.suspended(i)
 }
 
 func (m Model) onReady(msg readyMsg) (tea.Model, tea.Cmd) {
@@ -129,7 +150,6 @@ func (m Model) onStarted(msg sessionStartedMsg) (tea.Model, tea.Cmd) {
 		m.record(usage.Event{Kind: usage.KindSessionStarted, Operator: m.call.op}),
 		waitSession(gen, msg.s),
 		m.callTick(gen),
-		m.setLevel(hw.LevelCall),
 		m.setPrivacy(false),
 	)
 }
@@ -201,6 +221,7 @@ func (m Model) onEnded(msg sessionEndedMsg) (tea.Model, tea.Cmd) {
 		return m.failCall("unavail.ended", dur)
 	}
 	e := usage.Event{Kind: usage.KindSessionEnded, Operator: m.call.op, Outcome: outcome, DurationMS: dur.Milliseconds()}
+	m.callWorked(m.call.op)
 	m.call.session = nil
 	m.scr, m.focus = scrAfter, 0
 	gen := m.call.gen
@@ -214,7 +235,7 @@ func (m Model) failCall(reason string, dur time.Duration) (Model, tea.Cmd) {
 	e := usage.Event{Kind: usage.KindSessionEnded, Operator: m.call.op, Outcome: usage.OutcomeFailed, DurationMS: dur.Milliseconds()}
 	m.call.session = nil
 	m.scr, m.focus, m.unavail = scrUnavailable, 0, reason
-	return m, tea.Batch(m.record(e), m.sweep())
+	return m, tea.Batch(m.record(e), m.callFailed(m.call.op), m.sweep())
 }
 
 // sweep puts the hardware back as it is between calls: the screen at its

@@ -130,8 +130,12 @@ func (m Model) buttonRow(f *frame, y, h int, ts ...target) {
 	if len(ts) == 0 {
 		return
 	}
+	n := len(ts)
 	gap := 2
-	w := max((m.w-4-gap*(len(ts)-1))/len(ts), 4)
+	if (m.w-4-gap*(n-1))/n < 6 {
+		gap = 0 // a narrow screen: buttons touch rather than overflow
+	}
+	w := max((m.w-4-gap*(n-1))/n, 3)
 	for i, t := range ts {
 		t.x, t.y, t.w, t.h = 2+i*(w+gap), y, w, h
 		f.add(t)

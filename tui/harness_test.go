@@ -59,7 +59,7 @@ type timer struct {
 // goroutine, each resulting message back through Update, but timers are
 // held for the test to fire and the clock is the test's.
 type harness struct {
-	t        *testing.T
+	t        testing.TB
 	m        Model
 	mach     *sim.Machine
 	printDir string
@@ -81,12 +81,12 @@ func mustLoc(name string) *time.Location {
 	return l
 }
 
-func newHarness(t *testing.T, w, h int) *harness {
+func newHarness(t testing.TB, w, h int) *harness {
 	t.Helper()
 	return newHarnessAt(t, w, h, tuesday)
 }
 
-func newHarnessAt(t *testing.T, w, h int, now time.Time) *harness {
+func newHarnessAt(t testing.TB, w, h int, now time.Time) *harness {
 	t.Helper()
 	cfg := config.Demo()
 	ops, err := cfg.ResolveOperators()

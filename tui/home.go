@@ -76,8 +76,8 @@ func (m Model) home(f *frame) {
 
 func (m Model) tileLines(i int) []string {
 	tx := m.text(i)
-	status, open := m.status(m.ops[i])
-	if g := m.homeGrid(); !open && ansi.StringWidth(status) > g.tw-4 {
+	status, open := m.status(i)
+	if g := m.homeGrid(); !open && !m.suspended(i) && ansi.StringWidth(status) > g.tw-4 {
 		status = m.shortStatus(m.ops[i])
 	}
 	st := m.st.Closed
@@ -88,7 +88,11 @@ func (m Model) tileLines(i int) []string {
 }
 
 // status says whether op answers now, or when it next will.
-func (m Model) status(op operators.Operator) (string, bool) {
+func (m Model) status(i int) (string, bool) {
+	op := m.ops[i]
+	if m.suspended(i) {
+		return m.t("status.suspended"), false
+	}
 	if op.Open(m.now) {
 		return m.t("open"), true
 	}

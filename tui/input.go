@@ -24,7 +24,7 @@ const (
 
 func (m Model) onKey(k tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	cmd, woke := m.touched()
-	if woke || m.oos != "" {
+	if woke || m.outOfService() != "" {
 		return m, cmd
 	}
 	targets := m.layout().targets
@@ -89,7 +89,7 @@ func (m Model) columns() int {
 func (m Model) onPress(ms tea.Mouse) (tea.Model, tea.Cmd) {
 	cmd, woke := m.touched()
 	m.pressed = ""
-	if woke || m.oos != "" || ms.Button != tea.MouseLeft {
+	if woke || m.outOfService() != "" || ms.Button != tea.MouseLeft {
 		return m, cmd
 	}
 	m.pressed = m.hit(ms.X, ms.Y)
@@ -100,7 +100,7 @@ func (m Model) onPress(ms tea.Mouse) (tea.Model, tea.Cmd) {
 func (m Model) onRelease(ms tea.Mouse) (tea.Model, tea.Cmd) {
 	pressed := m.pressed
 	m.pressed = ""
-	if pressed == "" || m.oos != "" {
+	if pressed == "" || m.outOfService() != "" {
 		return m, nil
 	}
 	if m.hit(ms.X, ms.Y) != pressed {

@@ -65,8 +65,10 @@ type Model struct {
 	page    int    // home grid page
 	notice  string // catalog key of a passing notice ("print.done")
 	unavail string // catalog key of why the service is unavailable
-	oos     string // out-of-service reason; "" when in service
+	oos     string // out-of-service reason set by maintenance; "" in service
 	dimmed  bool
+	attract bool // the calm screen shown after a long idle period
+	health  *health
 	gen     int // bumps on each input: stale idle timers are ignored
 	call    call
 	quiting bool
@@ -98,6 +100,7 @@ func New(d Deps) Model {
 	m.texts = cleanTexts(d.Operators)
 	m.resetPreferences()
 	m.now = d.Now()
+	m.health = newHealth()
 	return m
 }
 
@@ -115,7 +118,7 @@ func (m *Model) resetPreferences() {
 
 // Init starts the minute clock and the idle timers.
 func (m Model) Init() tea.Cmd {
-	return tea.Batch(m.clockTick(), m.idleTimers())
+	return tea.Batch(m.clockTick(), m.idleTimers(), m.askPrinter())
 }
 
 // Update routes messages: globals first, then input, then the call.
@@ -136,12 +139,17 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m.onPress(msg.Mouse())
 	case tea.MouseReleaseMsg:
 		return m.onRelease(msg.Mouse())
-	case idleMsg, dimMsg, afterTimeoutMsg:
+	case idleMsg, dimMsg, attractMsg, afterTimeoutMsg:
 		return m.onTimer(msg)
 	case OutOfServiceMsg, BackInServiceMsg:
 		return m.onService(msg)
 	case printedMsg:
 		return m.onPrinted(msg)
+	case hw.Change:
+		return m.onChange(msg)
+	case printerMsg:
+		m.health.printer = msg.status
+		return m, nil
 	}
 	return m.updateCall(msg)
 }
@@ -165,8 +173,11 @@ func (m Model) t(key string) string { return tr(m.lang, key) }
 
 // Screen names the current screen, for tests and diagnostics.
 func (m Model) Screen() string {
-	if m.oos != "" {
+	switch {
+	case m.outOfService() != "":
 		return "out-of-service"
+	case m.attract:
+		return "attract"
 	}
 	return [...]string{"home", "operator", "calling", "in-call", "after-call", "unavailable"}[m.scr]
 }

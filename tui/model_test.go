@@ -411,6 +411,7 @@ func TestAnySizeRenders(t *testing.T) {
 		func() {},
 		func() { h.tap("op:0") },
 		func() { h.tap(idCall); h.until("in call", screenIs("in-call")) },
+		func() { h.tap(idEnd); h.until("after call", screenIs("after-call")) },
 	} {
 		h.send(tea.WindowSizeMsg{Width: 100, Height: 30})
 		scr()

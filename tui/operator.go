@@ -15,7 +15,7 @@ import (
 
 func (m Model) operator(f *frame) {
 	op, tx := m.ops[m.sel], m.text(m.sel)
-	status, open := m.status(op)
+	status, open := m.status(m.sel)
 	st := m.st.Closed.Background(m.st.P.Bg)
 	if open {
 		st = m.st.Open.Background(m.st.P.Bg)
@@ -36,21 +36,20 @@ func (m Model) operator(f *frame) {
 	} else {
 		f.put(2, top, m.w-4, m.para(m.st.Text, left+"\n\n"+right, m.w-4, rows))
 	}
-	call := target{id: idCall, kind: kindPrimary, lines: []string{m.t("call")}}
-	if !open {
-		call.disabled = true
-		if next, ok := op.NextOpening(m.now); ok {
-			call.lines = append(call.lines, fmt.Sprintf(m.t("call.closed"), operators.FormatOpening(next, m.now, m.lang)))
+	call := target{id: idCall, kind: kindPrimary, lines: []string{m.t("call")}, disabled: !m.callable(m.sel)}
+	if next, ok := op.NextOpening(m.now); ok && !open && bh >= 5 {
+		call.lines = append(call.lines, fmt.Sprintf(m.t("call.closed"), operators.FormatOpening(next, m.now, m.lang)))
+	}
+	buttons := []target{call}
+	// A closed operator's screen offers its contact slip instead.
+	if m.health.printer.Ready {
+		label := "print.sheet"
+		if !open {
+			label = "print.slip"
 		}
+		buttons = append(buttons, target{id: idPrint, lines: []string{m.t(label)}, disabled: m.notice == "print.busy"})
 	}
-	if len(op.Launch) == 0 {
-		call.disabled = true
-	}
-	if bh < 5 {
-		call.lines = call.lines[:1] // the status line above says when it opens
-	}
-	print := target{id: idPrint, lines: []string{m.t("print.sheet")}, disabled: m.notice == "print.busy"}
-	m.buttonRow(f, by, bh, call, print, target{id: idBack, lines: []string{m.t("back")}})
+	m.buttonRow(f, by, bh, append(buttons, target{id: idBack, lines: []string{m.t("back")}})...)
 }
 
 // aboutBlocks is what the operator screen says: what it helps with and the
@@ -91,13 +90,7 @@ func (m Model) printSheet() (Model, tea.Cmd) {
 	if p == nil || m.notice == "print.busy" {
 		return m, nil
 	}
-	op, tx := m.ops[m.sel], m.text(m.sel)
-	left, right := m.aboutBlocks(op, tx)
-	doc := hw.Document{
-		Kind:  "sheet",
-		Title: fmt.Sprintf(m.t("sheet.title"), tx.Name),
-		Lines: strings.Split(ansi.Strip(left+"\n\n"+right), "\n"),
-	}
+	doc := m.document()
 	m.notice = "print.busy"
 	return m, func() tea.Msg {
 		ctx, cancel := m.ctx(10 * time.Second)
@@ -105,6 +98,29 @@ func (m Model) printSheet() (Model, tea.Cmd) {
 		job, err := p.Print(ctx, doc)
 		return printedMsg{job: job, err: err}
 	}
+}
+
+// document is what the print button gives: the whole sheet while the
+// operator answers, its contact slip while it is closed.
+func (m Model) document() hw.Document {
+	op, tx := m.ops[m.sel], m.text(m.sel)
+	if _, open := m.status(m.sel); open {
+		left, right := m.aboutBlocks(op, tx)
+		return hw.Document{
+			Kind:  "sheet",
+			Title: fmt.Sprintf(m.t("sheet.title"), tx.Name),
+			Lines: strings.Split(ansi.Strip(left+"\n\n"+right), "\n"),
+		}
+	}
+	status, _ := m.status(m.sel)
+	lines := []string{status}
+	if tx.Phone != "" {
+		lines = append(lines, fmt.Sprintf(m.t("op.phone"), tx.Phone))
+	}
+	if tx.Website != "" {
+		lines = append(lines, fmt.Sprintf(m.t("op.website"), tx.Website))
+	}
+	return hw.Document{Kind: "slip", Title: fmt.Sprintf(m.t("slip.title"), tx.Name), Lines: lines}
 }
 
 func (m Model) onPrinted(msg printedMsg) (tea.Model, tea.Cmd) {

@@ -17,8 +17,11 @@ func (m Model) layout() frame {
 	}
 	m.header(&f)
 	switch {
-	case m.oos != "":
-		m.outOfService(&f)
+	case m.outOfService() != "":
+		m.outOfServiceScreen(&f)
+	case m.attract:
+		m.attractScreen(&f)
+		return f // nothing to touch: any touch wakes it
 	case m.scr == scrHome:
 		m.home(&f)
 	case m.scr == scrOperator:
@@ -109,10 +112,10 @@ func (m Model) unavailable(f *frame) {
 	m.buttonRow(f, by, bh, target{id: idBack, lines: []string{m.t("back")}})
 }
 
-func (m Model) outOfService(f *frame) {
+func (m Model) outOfServiceScreen(f *frame) {
 	m.centred(f, m.h/4,
 		m.st.Title.Render(m.t("oos.title")),
-		m.oos,
+		m.outOfService(),
 		fmt.Sprintf(m.t("oos.help"), m.site.phone))
 }
 

@@ -13,6 +13,7 @@ type (
 	clockMsg        struct{}
 	idleMsg         struct{ gen int }
 	dimMsg          struct{ gen int }
+	attractMsg      struct{ gen int }
 	afterTimeoutMsg struct{ gen int }
 )
 
@@ -43,6 +44,9 @@ func (m Model) idleTimers() tea.Cmd {
 	if d := k.DimAfter.D(); d > 0 {
 		cmds = append(cmds, m.d.After(d, dimMsg{gen}))
 	}
+	if d := k.AttractAfter.D(); d > 0 {
+		cmds = append(cmds, m.d.After(d, attractMsg{gen}))
+	}
 	return tea.Batch(cmds...)
 }
 
@@ -57,6 +61,10 @@ func (m *Model) touched() (cmd tea.Cmd, woke bool) {
 		m.dimmed = false
 		woke = true
 		cmds = append(cmds, m.setLevel(hw.LevelActive))
+	}
+	if m.attract {
+		m.attract = false
+		woke = true
 	}
 	return tea.Batch(cmds...), woke
 }
@@ -77,6 +85,16 @@ func (m Model) onTimer(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		m.dimmed = true
 		return m, m.setLevel(hw.LevelDim)
+	case attractMsg:
+		if msg.gen != m.gen || busy {
+			return m, nil
+		}
+		if !m.pristine() {
+			m.goHome()
+			m.resetPreferences()
+		}
+		m.attract = true
+		return m, nil
 	case afterTimeoutMsg:
 		if msg.gen == m.call.gen && m.scr == scrAfter {
 			m.goHome()

@@ -137,6 +137,15 @@ func (s sessions) Start(ctx context.Context, op operators.Operator) (hw.Session,
 	return ss, nil
 }
 
+// Preflight implements hw.Preflighter: a simulated call needs only a
+// launch command to pretend to run.
+func (s sessions) Preflight(ctx context.Context, op operators.Operator) error {
+	if len(op.Launch) == 0 {
+		return fmt.Errorf("operator %s has no video client to launch", op.ID)
+	}
+	return ctx.Err()
+}
+
 // Session is a simulated video session: it runs until End or Hangup.
 type Session struct {
 	Operator string
