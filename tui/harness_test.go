@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -63,6 +64,8 @@ type harness struct {
 	m        Model
 	mach     *sim.Machine
 	printDir string
+	lockPath string
+	figures  Figures
 	log      *memLog
 	msgs     chan tea.Msg
 	mu       sync.Mutex
@@ -95,8 +98,9 @@ func newHarnessAt(t testing.TB, w, h int, now time.Time) *harness {
 	}
 	dir := t.TempDir()
 	hs := &harness{t: t, printDir: dir, mach: sim.New(dir), log: &memLog{}, msgs: make(chan tea.Msg, 64), now: now}
+	hs.lockPath = filepath.Join(dir, "attempts")
 	hs.m = New(Deps{
-		Config: cfg, Operators: ops, HW: hs.mach.Hardware(), Log: hs.log,
+		Config: cfg, Operators: ops, HW: hs.mach.Hardware(), Log: hs.log, Maint: hs.maintenance(cfg),
 		Now: hs.clock, After: hs.after, Logger: slog.New(slog.DiscardHandler),
 	})
 	hs.run(hs.m.Init())
@@ -218,6 +222,10 @@ func (h *harness) key(s string) {
 		k = tea.KeyPressMsg{Code: tea.KeyUp}
 	case "f12":
 		k = tea.KeyPressMsg{Code: tea.KeyF12}
+	case "f1":
+		k = tea.KeyPressMsg{Code: tea.KeyF1}
+	case "f4":
+		k = tea.KeyPressMsg{Code: tea.KeyF4}
 	case "ctrl+c":
 		k = tea.KeyPressMsg{Code: 'c', Mod: tea.ModCtrl}
 	case "ctrl+z":
@@ -261,4 +269,21 @@ func (h *harness) target(id string) (target, bool) {
 		}
 	}
 	return target{}, false
+}
+
+// maintenance gives the shell a real PIN check (the demo's hash) with its
+// attempts in a real file, and figures the test sets.
+func (h *harness) maintenance(cfg *config.Config) Maintenance {
+	return Maintenance{
+		Unlock: func(ctx context.Context, pin string) (usage.Attempt, error) {
+			return usage.NewLockout(h.lockPath, cfg.Maintenance.MaxAttempts).Try(h.clock(), func() (bool, error) {
+				return config.VerifyPIN(cfg.Maintenance.PinHash, pin)
+			})
+		},
+		Lockout: func() (usage.Attempt, error) {
+			return usage.NewLockout(h.lockPath, cfg.Maintenance.MaxAttempts).State()
+		},
+		Figures: func(ctx context.Context, from, to time.Time) (Figures, error) { return h.figures, nil },
+		Export:  func(ctx context.Context) (string, error) { return "42 events written to /media/usb/x.ndjson", nil },
+	}
 }

@@ -98,6 +98,12 @@ func (m Model) outOfService() string {
 	return m.t("oos.device." + devs[0])
 }
 
+// blocked tells whether the citizen screens are out of service: agents in
+// maintenance still see and use theirs.
+func (m Model) blocked() bool {
+	return m.scr != scrPin && m.scr != scrMaint && m.outOfService() != ""
+}
+
 // suspended tells whether operator i rests after repeated failures.
 func (m Model) suspended(i int) bool {
 	until, ok := m.health.suspended[m.ops[i].ID]

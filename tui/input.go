@@ -24,8 +24,27 @@ const (
 
 func (m Model) onKey(k tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	cmd, woke := m.touched()
-	if woke || m.outOfService() != "" {
+	if woke {
 		return m, cmd
+	}
+	if k.String() == "f12" {
+		m, next := m.openPad()
+		return m, tea.Batch(cmd, next)
+	}
+	if m.blocked() {
+		return m, cmd
+	}
+	if typed, ok := m.typeMessage(k); ok {
+		return typed, cmd
+	}
+	if m.scr == scrPin {
+		if s := k.String(); len(s) == 1 && s[0] >= '0' && s[0] <= '9' || s == "backspace" || (s == "enter" && m.pin != "") {
+			if s == "enter" {
+				s = "ok"
+			}
+			m, next := m.pinKey(s)
+			return m, tea.Batch(cmd, next)
+		}
 	}
 	targets := m.layout().targets
 	switch k.String() {
@@ -89,10 +108,13 @@ func (m Model) columns() int {
 func (m Model) onPress(ms tea.Mouse) (tea.Model, tea.Cmd) {
 	cmd, woke := m.touched()
 	m.pressed = ""
-	if woke || m.outOfService() != "" || ms.Button != tea.MouseLeft {
+	if woke || ms.Button != tea.MouseLeft {
 		return m, cmd
 	}
 	m.pressed = m.hit(ms.X, ms.Y)
+	if m.blocked() && m.pressed != idCorner {
+		m.pressed = "" // out of service: only the agents' corner answers
+	}
 	return m, cmd
 }
 
@@ -100,7 +122,7 @@ func (m Model) onPress(ms tea.Mouse) (tea.Model, tea.Cmd) {
 func (m Model) onRelease(ms tea.Mouse) (tea.Model, tea.Cmd) {
 	pressed := m.pressed
 	m.pressed = ""
-	if pressed == "" || m.outOfService() != "" {
+	if pressed == "" {
 		return m, nil
 	}
 	if m.hit(ms.X, ms.Y) != pressed {
@@ -125,6 +147,12 @@ func (m Model) activate(t target, cmd tea.Cmd) (tea.Model, tea.Cmd) {
 	}
 	var next tea.Cmd
 	switch id := t.id; {
+	case id == idCorner:
+		m, next = m.cornerTap()
+	case strings.HasPrefix(id, "pin:"):
+		m, next = m.pinKey(strings.TrimPrefix(id, "pin:"))
+	case strings.HasPrefix(id, "m:"), strings.HasPrefix(id, "t:"), strings.HasPrefix(id, "oos:"):
+		m, next = m.maintAction(id)
 	case strings.HasPrefix(id, "op:"):
 		i, _ := strconv.Atoi(strings.TrimPrefix(id, "op:"))
 		m, next = m.openOperator(i)
@@ -158,8 +186,13 @@ func (m Model) activate(t target, cmd tea.Cmd) (tea.Model, tea.Cmd) {
 // back is Esc: one step back, never out of a running call.
 func (m Model) back(cmd tea.Cmd) (tea.Model, tea.Cmd) {
 	switch m.scr {
-	case scrOperator, scrUnavailable, scrAfter:
+	case scrOperator, scrUnavailable, scrAfter, scrPin:
 		m.goHome()
+	case scrMaint:
+		if m.mpage != pageMenu {
+			m.mpage, m.maintMsg = pageMenu, ""
+			m.firstFocus()
+		}
 	case scrCalling:
 		return m.activate(target{id: idCancel}, cmd)
 	}

@@ -25,7 +25,8 @@ type Deps struct {
 	Config    *config.Config
 	Operators []operators.Operator
 	HW        hw.Hardware
-	Log       Recorder     // nil: events are dropped
+	Log       Recorder // nil: events are dropped
+	Maint     Maintenance
 	Logger    *slog.Logger // nil: slog.Default()
 	Now       func() time.Time
 	// After delivers msg after d: tea.Tick in the kiosk, a fake clock in
@@ -42,6 +43,8 @@ const (
 	scrInCall
 	scrAfter
 	scrUnavailable
+	scrPin
+	scrMaint
 )
 
 // Model is the root and only tea.Model of the shell.
@@ -72,6 +75,18 @@ type Model struct {
 	gen     int // bumps on each input: stale idle timers are ignored
 	call    call
 	quiting bool
+
+	// Maintenance.
+	taps      []time.Time // recent taps on the header's corner
+	pin       string      // digits typed on the pad, until checked
+	pinMsg    string      // catalog key of the pad's last word
+	checking  bool        // a PIN is being checked
+	lockUntil time.Time
+	mpage     string // maintenance page
+	maintMsg  string
+	checks    []hw.Check
+	figures   *[2]Figures // today, this month
+	oosDraft  string
 }
 
 type siteText struct{ name, phone string }
@@ -147,6 +162,14 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m.onPrinted(msg)
 	case hw.Change:
 		return m.onChange(msg)
+	case unlockMsg:
+		return m.onUnlock(msg)
+	case lockStateMsg:
+		return m.onLockState(msg)
+	case pinTickMsg:
+		return m.onPinTick(msg)
+	case checksMsg, figuresMsg, maintDoneMsg, relockMsg, levelBackMsg:
+		return m.onMaint(msg)
 	case printerMsg:
 		m.health.printer = msg.status
 		return m, nil
@@ -174,12 +197,12 @@ func (m Model) t(key string) string { return tr(m.lang, key) }
 // Screen names the current screen, for tests and diagnostics.
 func (m Model) Screen() string {
 	switch {
-	case m.outOfService() != "":
+	case m.blocked():
 		return "out-of-service"
 	case m.attract:
 		return "attract"
 	}
-	return [...]string{"home", "operator", "calling", "in-call", "after-call", "unavailable"}[m.scr]
+	return [...]string{"home", "operator", "calling", "in-call", "after-call", "unavailable", "pin", "maintenance"}[m.scr]
 }
 
 // Lang is the language on screen.

@@ -17,7 +17,7 @@ func (m Model) layout() frame {
 	}
 	m.header(&f)
 	switch {
-	case m.outOfService() != "":
+	case m.blocked():
 		m.outOfServiceScreen(&f)
 	case m.attract:
 		m.attractScreen(&f)
@@ -34,6 +34,10 @@ func (m Model) layout() frame {
 		m.afterCall(&f)
 	case m.scr == scrUnavailable:
 		m.unavailable(&f)
+	case m.scr == scrPin:
+		m.pinPad(&f)
+	case m.scr == scrMaint:
+		m.maintMenu(&f)
 	}
 	f.add(target{id: idCorner, x: 0, y: 0, w: 6, h: 2, kind: kindHidden})
 	return f

@@ -47,6 +47,9 @@ func (m Model) idleTimers() tea.Cmd {
 	if d := k.AttractAfter.D(); d > 0 {
 		cmds = append(cmds, m.d.After(d, attractMsg{gen}))
 	}
+	if d := m.d.Config.Maintenance.RelockAfter.D(); d > 0 && (m.scr == scrMaint || m.scr == scrPin) {
+		cmds = append(cmds, m.d.After(d, relockMsg{gen}))
+	}
 	return tea.Batch(cmds...)
 }
 
@@ -70,7 +73,7 @@ func (m *Model) touched() (cmd tea.Cmd, woke bool) {
 }
 
 func (m Model) onTimer(msg tea.Msg) (tea.Model, tea.Cmd) {
-	busy := m.scr == scrCalling || m.scr == scrInCall
+	busy := m.scr == scrCalling || m.scr == scrInCall || m.scr == scrMaint
 	switch msg := msg.(type) {
 	case idleMsg:
 		if msg.gen != m.gen || busy || m.pristine() {
@@ -115,6 +118,7 @@ func (m Model) pristine() bool {
 
 func (m *Model) goHome() {
 	m.scr, m.sel, m.focus, m.page, m.pressed, m.notice, m.unavail = scrHome, 0, 0, 0, "", "", ""
+	m.pin, m.pinMsg, m.mpage, m.checks, m.figures, m.maintMsg, m.oosDraft = "", "", "", nil, nil, "", ""
 }
 
 func (m Model) setLevel(l hw.Level) tea.Cmd {

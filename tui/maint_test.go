@@ -1,0 +1,243 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/loiret/borne/usage"
+)
+
+const demoPIN = "246810"
+
+func (h *harness) typePIN(pin string) {
+	h.t.Helper()
+	for _, d := range pin {
+		h.key(string(d))
+	}
+	h.key("enter")
+	h.until("PIN checked", func(m Model) bool { return !m.checking })
+}
+
+func (h *harness) unlock() {
+	h.t.Helper()
+	h.key("f12")
+	h.typePIN(demoPIN)
+	if h.m.Screen() != "maintenance" {
+		h.t.Fatalf("not unlocked: %s %q", h.m.Screen(), h.m.pinMsg)
+	}
+}
+
+func TestUnlockWithKeysAndNoDigitsLogged(t *testing.T) {
+	h := newHarness(t, 100, 30)
+	h.key("f12")
+	if h.m.Screen() != "pin" {
+		t.Fatalf("F12 opened %s", h.m.Screen())
+	}
+	h.typePIN("135790")
+	if h.m.Screen() != "pin" || !strings.Contains(plain(h.m), "Code incorrect.") {
+		t.Fatalf("wrong PIN:\n%s", plain(h.m))
+	}
+	if e, _ := h.log.last(usage.KindMaintenancePinFail); e.Detail["attempts"] != 1 {
+		t.Fatalf("pin_failed: %+v", e)
+	}
+	h.typePIN(demoPIN)
+	if h.m.Screen() != "maintenance" {
+		t.Fatalf("right PIN led to %s", h.m.Screen())
+	}
+	if _, ok := h.log.last(usage.KindMaintenanceUnlocked); !ok {
+		t.Fatal("maintenance_unlocked not recorded")
+	}
+	for _, e := range h.log.events {
+		if s := fmt.Sprint(e); strings.Contains(s, "135790") || strings.Contains(s, demoPIN) {
+			t.Fatalf("a PIN reached the log: %+v", e)
+		}
+	}
+}
+
+func TestUnlockByTouch(t *testing.T) {
+	h := newHarness(t, 100, 30)
+	for range 4 {
+		h.tap(idCorner)
+	}
+	h.advance(3 * time.Second) // too slow: the count starts again
+	h.tap(idCorner)
+	if h.m.Screen() != "home" {
+		t.Fatal("slow taps opened the pad")
+	}
+	for range 4 {
+		h.advance(200 * time.Millisecond)
+		h.tap(idCorner)
+	}
+	if h.m.Screen() != "pin" {
+		t.Fatalf("five quick taps opened %s", h.m.Screen())
+	}
+	for _, d := range "1357" {
+		h.tap("pin:" + string(d))
+	}
+	h.tap("pin:clear")
+	for _, d := range demoPIN {
+		h.tap("pin:" + string(d))
+	}
+	if !strings.Contains(plain(h.m), "● ● ● ● ● ●") {
+		t.Fatalf("the pad does not show six dots:\n%s", plain(h.m))
+	}
+	if strings.Contains(plain(h.m), demoPIN) {
+		t.Fatal("the pad shows the digits")
+	}
+	h.tap("pin:ok")
+	h.until("unlocked", screenIs("maintenance"))
+}
+
+func TestLockoutAfterFiveAndItSurvivesARestart(t *testing.T) {
+	h := newHarness(t, 100, 30)
+	h.key("f12")
+	for i := range 5 {
+		h.typePIN(fmt.Sprintf("13579%d", i))
+	}
+	e, ok := h.log.last(usage.KindMaintenanceLockout)
+	if !ok || e.Detail["lockout_s"] != 30 {
+		t.Fatalf("lockout event: %+v %v", e, ok)
+	}
+	if !strings.Contains(plain(h.m), "Trop d'essais. Réessayez dans 0:30") {
+		t.Fatalf("no lock-out shown:\n%s", plain(h.m))
+	}
+	if ok, _ := h.target("pin:ok"); !ok.disabled {
+		t.Fatal("Valider works while locked")
+	}
+
+	// The kiosk restarts (the plug): a new shell on the same attempts file.
+	again := newHarnessAt(t, 100, 30, h.clock())
+	again.lockPath = h.lockPath
+	again.m.d.Maint = again.maintenance(again.m.d.Config)
+	again.key("f12")
+	again.until("lock-out read back", func(m Model) bool { return m.locked() })
+	again.typePIN(demoPIN)
+	if again.m.Screen() != "pin" {
+		t.Fatal("the right PIN opened during the lock-out after a restart")
+	}
+	again.advance(31 * time.Second)
+	again.fire(func(m tea.Msg) bool { _, ok := m.(pinTickMsg); return ok })
+	again.typePIN(demoPIN)
+	if again.m.Screen() != "maintenance" {
+		t.Fatalf("after the lock-out: %s", again.m.Screen())
+	}
+}
+
+func TestRelockAfterIdle(t *testing.T) {
+	h := newHarness(t, 100, 30)
+	h.unlock()
+	h.fire(func(m tea.Msg) bool { _, ok := m.(idleMsg); return ok })
+	if h.m.Screen() != "maintenance" {
+		t.Fatal("the citizens' idle reset closed maintenance")
+	}
+	if !h.fire(func(m tea.Msg) bool { _, ok := m.(relockMsg); return ok }) {
+		t.Fatal("no relock timer")
+	}
+	if h.m.Screen() != "home" {
+		t.Fatalf("relock led to %s", h.m.Screen())
+	}
+	if _, ok := h.log.last(usage.KindMaintenanceLocked); !ok {
+		t.Fatal("maintenance_locked not recorded")
+	}
+}
+
+func TestOutOfServiceAndBack(t *testing.T) {
+	h := newHarness(t, 100, 30)
+	h.unlock()
+	h.tap("m:service")
+	h.tap("oos:oos.preset.fault")
+	if e, _ := h.log.last(usage.KindOutOfService); e.Detail["message_kind"] != "preset" {
+		t.Fatalf("out_of_service: %+v", e)
+	}
+	h.tap("m:lock")
+	v := plain(h.m)
+	if h.m.Screen() != "out-of-service" || !strings.Contains(v, "Panne technique, réparation en cours") || !strings.Contains(v, "02 38 00 00 00") {
+		t.Fatalf("citizen screen:\n%s", v)
+	}
+	for range 5 {
+		h.tap(idCorner)
+	}
+	if h.m.Screen() != "pin" {
+		t.Fatalf("the corner does not open the pad out of service: %s", h.m.Screen())
+	}
+	h.typePIN(demoPIN)
+	h.tap("m:back-in-service")
+	if _, ok := h.log.last(usage.KindBackInService); !ok {
+		t.Fatal("back_in_service not recorded")
+	}
+	h.tap("m:lock")
+	if h.m.Screen() != "home" {
+		t.Fatalf("after back in service: %s", h.m.Screen())
+	}
+}
+
+func TestTypedOutOfServiceMessage(t *testing.T) {
+	h := newHarness(t, 100, 30)
+	h.unlock()
+	h.tap("m:service")
+	for _, r := range "Fermé lundi" {
+		h.send(tea.KeyPressMsg{Code: r, Text: string(r)})
+	}
+	h.tap("oos:draft")
+	if e, _ := h.log.last(usage.KindOutOfService); e.Detail["message_kind"] != "custom" {
+		t.Fatalf("out_of_service: %+v", e)
+	}
+	h.tap("m:lock")
+	if !strings.Contains(plain(h.m), "Fermé lundi") {
+		t.Fatalf("typed message not shown:\n%s", plain(h.m))
+	}
+	for _, e := range h.log.events {
+		if strings.Contains(fmt.Sprint(e), "lundi") {
+			t.Fatal("the typed message reached the log")
+		}
+	}
+}
+
+func TestStatusFiguresAndTests(t *testing.T) {
+	h := newHarness(t, 100, 30)
+	h.figures = Figures{Calls: 7, Completed: 6, Prints: 3, Surveys: 2, ScoreSum: 9, Faults: []string{"camera: unplugged"}}
+	h.unlock()
+	h.tap("m:status")
+	h.until("checks", func(m Model) bool { return m.checks != nil })
+	v := plain(h.m)
+	for _, want := range []string{"Caméra — fonctionne", "Imprimante — fonctionne", "Client vidéo — fonctionne"} {
+		if !strings.Contains(v, want) {
+			t.Fatalf("status lacks %q:\n%s", want, v)
+		}
+	}
+	h.tap("m:menu")
+	h.tap("m:figures")
+	h.until("figures", func(m Model) bool { return m.figures != nil })
+	if v := plain(h.m); !strings.Contains(v, "7 appels (6 menés à terme), 3 impressions, 2 avis (moyenne 4.5)") || !strings.Contains(v, "camera: unplugged") {
+		t.Fatalf("figures:\n%s", v)
+	}
+	h.tap("m:menu")
+	h.tap("m:export")
+	h.until("export", func(m Model) bool { return strings.Contains(m.maintMsg, "42 events") })
+	h.tap("m:tests")
+	h.tap("t:page")
+	h.until("test page", func(m Model) bool { return strings.Contains(m.maintMsg, "Page de test envoyée") })
+	h.tap("t:brightness")
+	h.until("dimmed", func(Model) bool { return h.mach.Level() == 1 })
+	h.tap("t:call")
+	h.until("test call", screenIs("in-call"))
+	if op := h.m.ops[h.m.sel].ID; op != "essai" {
+		t.Fatalf("test call to %s", op)
+	}
+}
+
+func TestRestartIsTheOnlyWayOut(t *testing.T) {
+	h := newHarness(t, 100, 30)
+	h.unlock()
+	if Filter(h.m, tea.QuitMsg{}) != nil {
+		t.Fatal("maintenance can quit without asking")
+	}
+	m, _ := h.m.maintAction("m:restart")
+	if Filter(m, tea.QuitMsg{}) == nil {
+		t.Fatal("restart does not quit")
+	}
+}
