@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/loiret/borne/config"
 )
 
 // The end-to-end tests run the real binary in a real terminal (tmux),
@@ -177,6 +179,9 @@ name = "Espace de test"
 place = "Gien"
 help_phone = "02 38 00 00 00"
 
+[maintenance]
+pin_hash = %q
+
 [hardware]
 backend = "sim"
 
@@ -193,7 +198,7 @@ summary = "Toujours ouvert"
 hours = ["mon-sun 00:00-24:00"]
 open_on_holidays = true
 launch = ["/bin/true"]
-`, db)
+`, config.Demo().Maintenance.PinHash, db)
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +227,7 @@ func TestE2EWholeCallByTouch(t *testing.T) {
 	cfg, db := testConfig(t)
 	tm := startTerm(t, 100, 30, "run", "--config", cfg)
 	tm.tapText("Appel d'essai")
-	tm.waitFor("Toujours ouvert")
+	tm.waitFor("Pour vous aider à :")
 	tm.tapText("Appeler")
 	tm.waitFor("Terminer l'appel")
 	time.Sleep(1100 * time.Millisecond) // a call of a second at least
@@ -303,5 +308,48 @@ func TestE2EDemoSaysWhereItsLogIs(t *testing.T) {
 	evs := exportEvents(t, path)
 	if len(evs) != 2 || evs[0]["kind"] != "shell_started" || evs[1]["kind"] != "shell_stopped" {
 		t.Fatalf("demo log %s: %v", path, evs)
+	}
+}
+
+func TestE2EMaintenanceOutOfServiceAndBack(t *testing.T) {
+	cfg, db := testConfig(t)
+	tm := startTerm(t, 100, 30, "run", "--config", cfg)
+	tm.waitFor("Appel d'essai")
+	tm.tmux("send-keys", "-t", "k", "F12")
+	tm.waitFor("Maintenance — entrez le code")
+	tm.tmux("send-keys", "-t", "k", "-l", "246810")
+	tm.tmux("send-keys", "-t", "k", "Enter")
+	tm.tapText("Mettre hors service")
+	tm.tapText("Panne technique")
+	tm.tapText("Verrouiller")
+	s := tm.waitFor("Borne hors service")
+	if !strings.Contains(s, "Panne technique, réparation en cours") || !strings.Contains(s, "02 38 00 00 00") {
+		t.Fatalf("citizen screen:\n%s", s)
+	}
+	tm.tapText("Panne technique") // nothing to press
+	time.Sleep(200 * time.Millisecond)
+	tm.waitFor("Borne hors service")
+	for range 5 { // the agents' corner
+		tm.tap(1, 0)
+	}
+	tm.waitFor("Maintenance — entrez le code")
+	for _, d := range "246810" {
+		tm.tapText(" " + string(d) + " ")
+	}
+	tm.tapText("Valider")
+	tm.tapText("Remettre en service")
+	tm.tapText("Verrouiller")
+	tm.waitFor("Touchez le service")
+	tm.signal(syscall.SIGTERM)
+	if code := tm.exitStatus(); code != 0 {
+		t.Fatalf("exit status %d", code)
+	}
+	var kinds []string
+	for _, e := range exportEvents(t, db) {
+		kinds = append(kinds, e["kind"].(string))
+	}
+	want := "shell_started maintenance_unlocked out_of_service maintenance_locked maintenance_unlocked back_in_service maintenance_locked shell_stopped"
+	if got := strings.Join(kinds, " "); got != want {
+		t.Fatalf("events: %s\nwant:   %s", got, want)
 	}
 }

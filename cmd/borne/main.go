@@ -50,6 +50,7 @@ const helpText = `borne — the kiosk shell of the public-service video kiosks
   borne demo [--db FILE] [--lang fr|en]      the shell on simulated hardware
   borne config check [--config FILE]         check a config file
   borne config example                       print a commented example config
+  borne pin hash                             read a PIN on stdin, print its hash
   borne logs export [--db FILE] [--format ndjson|csv] [--since-seq N] [--out FILE]
   borne version
 `
@@ -85,6 +86,8 @@ func (e env) dispatch(args []string) error {
 		return e.demoCmd(rest)
 	case "config":
 		return e.configCmd(rest)
+	case "pin":
+		return e.pinCmd(rest)
 	case "logs":
 		return e.logsCmd(rest)
 	case "version":

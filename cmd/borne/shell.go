@@ -87,7 +87,8 @@ func (e env) shell(cfg *config.Config) error {
 	rec := openLater(cfg.Usage.Database, logger)
 	defer rec.Close()
 
-	model := tui.New(tui.Deps{Config: cfg, Operators: ops, HW: hwset, Log: rec, Logger: logger})
+	model := tui.New(tui.Deps{Config: cfg, Operators: ops, HW: hwset, Log: rec, Logger: logger,
+		Maint: maintenance(cfg, rec)})
 	p := tea.NewProgram(model,
 		tea.WithFilter(tui.Filter),
 		tea.WithoutSignalHandler(),
@@ -194,6 +195,16 @@ func (l *lazyStore) Record(ctx context.Context, ev usage.Event) (usage.Event, er
 		return ev, l.err
 	}
 	return l.store.Record(ctx, ev)
+}
+
+// wait returns the store once it is open, or why it could not open.
+func (l *lazyStore) wait(ctx context.Context) (*usage.Store, error) {
+	select {
+	case <-l.ready:
+		return l.store, l.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 func (l *lazyStore) record(ev usage.Event) {

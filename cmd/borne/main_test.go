@@ -1,0 +1,95 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/loiret/borne/config"
+	"github.com/loiret/borne/usage"
+)
+
+func runMain(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	e := env{stdin: strings.NewReader(stdin), stdout: &out, stderr: &errb, getenv: func(string) string { return "" }}
+	code = e.main(args)
+	return code, out.String(), errb.String()
+}
+
+func TestCommandLine(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.toml")
+	os.WriteFile(bad, []byte("[site]\nid = \"x\"\nbogus = 1\n"), 0o600)
+	good := filepath.Join(dir, "good.toml")
+	os.WriteFile(good, config.Example(), 0o600)
+	cases := []struct {
+		args   []string
+		stdin  string
+		code   int
+		out    string
+		errOut string
+	}{
+		{[]string{"version"}, "", 0, "borne ", ""},
+		{[]string{"frobnicate"}, "", 2, "", "unknown command"},
+		{[]string{"config", "check", "--config", bad}, "", 2, "", bad + ":3:1: "},
+		{[]string{"config", "check", "--config", good}, "", 0, "ok", ""},
+		{[]string{"config", "check", "--config", filepath.Join(dir, "none.toml")}, "", 2, "", "none.toml"},
+		{[]string{"config", "example"}, "", 0, "[site]", ""},
+		{[]string{"config", "check", "--nope"}, "", 2, "", "flag provided but not defined"},
+		{[]string{"logs", "export", "--db", filepath.Join(dir, "missing.db")}, "", 1, "", "missing.db"},
+		{[]string{"logs", "export", "--format", "xml", "--db", "x"}, "", 2, "", "--format"},
+		{[]string{"pin", "hash"}, "731904\n", 0, "$argon2id$v=19$m=19456,t=5,p=1$", ""},
+		{[]string{"pin", "hash"}, "123456\n", 2, "", "too easy"},
+		{[]string{"pin", "hash"}, "12ab56\n", 2, "", "digits only"},
+		{[]string{"pin", "hash"}, "", 2, "", "no PIN"},
+		{[]string{"run", "--config", bad}, "", 2, "", bad + ":3:1: "},
+	}
+	for _, c := range cases {
+		code, out, errOut := runMain(t, c.stdin, c.args...)
+		if code != c.code || !strings.Contains(out, c.out) || !strings.Contains(errOut, c.errOut) {
+			t.Errorf("borne %v: code %d, stdout %q, stderr %q", c.args, code, out, errOut)
+		}
+		if strings.Contains(errOut, "goroutine ") || strings.Contains(errOut, "panic") {
+			t.Errorf("borne %v printed a stack: %s", c.args, errOut)
+		}
+	}
+}
+
+func TestPinHashVerifies(t *testing.T) {
+	_, out, _ := runMain(t, "58203716\n", "pin", "hash")
+	if ok, err := config.VerifyPIN(strings.TrimSpace(out), "58203716"); !ok || err != nil {
+		t.Fatalf("the printed hash does not verify: %v %v", ok, err)
+	}
+}
+
+func TestExportToKey(t *testing.T) {
+	cfg, db := testConfig(t)
+	c, err := config.Load(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := exportToKey(t.Context(), c, nil); err == nil || !strings.Contains(err.Error(), "no USB key") {
+		t.Fatalf("no key: %v", err)
+	}
+	// A log with one event, and a key that is a folder here.
+	store, err := usage.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Record(t.Context(), usage.Event{Kind: usage.KindShellStarted, Site: "test-gien", Place: "Gien"}); err != nil {
+		t.Fatal(err)
+	}
+	store.Close()
+	key := t.TempDir()
+	msg, err := exportToKey(t.Context(), c, []string{filepath.Join(key, "missing"), key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(key, "borne-test-gien-*.ndjson"))
+	if len(files) != 1 || !strings.Contains(msg, "1 events") {
+		t.Fatalf("export to key: %q, files %v", msg, files)
+	}
+}

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strings"
+
+	xterm "github.com/charmbracelet/x/term"
+
+	"github.com/loiret/borne/config"
+)
+
+// pinCmd is `borne pin hash`: a PIN on standard input, its argon2id hash
+// on standard output, ready for maintenance.pin_hash. The PIN is not
+// echoed when typed at a terminal.
+func (e env) pinCmd(args []string) error {
+	if len(args) != 1 || args[0] != "hash" {
+		return usagef("pin: say hash (borne pin hash < file, or type the PIN)")
+	}
+	pin, err := e.readPIN()
+	if err != nil {
+		return err
+	}
+	if err := config.CheckPIN(pin); err != nil {
+		return usagef("pin hash: %v", err)
+	}
+	h, err := config.HashPIN(pin)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, h)
+	return nil
+}
+
+func (e env) readPIN() (string, error) {
+	if f, ok := e.stdin.(*os.File); ok && xterm.IsTerminal(f.Fd()) {
+		fmt.Fprint(e.stderr, "PIN (6 to 12 digits): ")
+		b, err := xterm.ReadPassword(f.Fd())
+		fmt.Fprintln(e.stderr)
+		if err != nil {
+			return "", fmt.Errorf("pin hash: %w", err)
+		}
+		return strings.TrimSpace(string(b)), nil
+	}
+	line, err := bufio.NewReader(e.stdin).ReadString('\n')
+	if err != nil && line == "" {
+		return "", usagef("pin hash: no PIN on standard input")
+	}
+	return strings.TrimSpace(line), nil
+}

@@ -1,0 +1,56 @@
+package usage
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Figures are the counts a site agent sees in maintenance.
+type Figures struct {
+	Calls, Completed, Prints, Surveys int
+	ScoreSum                          int
+	Faults                            []string // latest first: "device: reason"
+}
+
+// maxFaults is how many recent faults the figures list.
+const maxFaults = 5
+
+// Figures counts calls, completed calls, printed jobs and surveys between
+// from and to, with the latest hardware faults, in one read transaction.
+func (s *Store) Figures(ctx context.Context, from, to time.Time) (Figures, error) {
+	var f Figures
+	if s == nil || s.closed.Load() {
+		return f, ErrClosed
+	}
+	lo, hi := formatCeil(from), formatCeil(to)
+	err := s.r.QueryRowContext(ctx, `SELECT
+		COUNT(*) FILTER (WHERE kind = 'session_started'),
+		COUNT(*) FILTER (WHERE kind = 'session_ended' AND outcome = 'completed'),
+		COUNT(*) FILTER (WHERE kind = 'print_job' AND outcome = 'printed'),
+		COUNT(*) FILTER (WHERE kind = 'survey'),
+		COALESCE(SUM(json_extract(detail, '$.score')) FILTER (WHERE kind = 'survey'), 0)
+		FROM events WHERE at >= ? AND at < ?`, lo, hi).
+		Scan(&f.Calls, &f.Completed, &f.Prints, &f.Surveys, &f.ScoreSum)
+	if err != nil {
+		return f, s.describe("counting figures", err)
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT
+		COALESCE(json_extract(detail, '$.device'), ''), COALESCE(json_extract(detail, '$.reason'), ''), operator
+		FROM events WHERE kind = 'hardware_fault' AND at >= ? AND at < ? ORDER BY seq DESC LIMIT ?`, lo, hi, maxFaults)
+	if err != nil {
+		return f, s.describe("reading faults", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var dev, reason, op string
+		if err := rows.Scan(&dev, &reason, &op); err != nil {
+			return f, s.describe("reading faults", err)
+		}
+		if op != "" {
+			dev = op + " " + dev
+		}
+		f.Faults = append(f.Faults, fmt.Sprintf("%s: %s", dev, reason))
+	}
+	return f, s.describe("reading faults", rows.Err())
+}

@@ -1,0 +1,159 @@
+package usage
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Lockout keeps the maintenance PIN's failed attempts in a small file,
+// written and synced before each check, so pulling the plug between a
+// wrong guess and its count gains a stranger nothing.
+type Lockout struct {
+	path string
+	max  int
+	mu   sync.Mutex
+}
+
+// Attempt is what one PIN attempt found.
+type Attempt struct {
+	OK       bool
+	Failures int       // failed attempts in a row, this one included
+	Until    time.Time // locked until then; zero when not locked
+	Refused  bool      // locked: the PIN was not even checked
+	NewLock  bool      // this failure started (or lengthened) a lock-out
+}
+
+const (
+	firstLockout = 30 * time.Second
+	maxLockout   = time.Hour
+)
+
+// NewLockout keeps its state in path; maxAttempts failures in a row start
+// a 30 s lock-out that doubles with each further failure, up to an hour.
+func NewLockout(path string, maxAttempts int) *Lockout {
+	return &Lockout{path: path, max: max(maxAttempts, 1)}
+}
+
+// lockoutFor is the lock-out after n failures in a row.
+func (l *Lockout) lockoutFor(n int) time.Duration {
+	d := firstLockout
+	for i := l.max; i < n && d < maxLockout; i++ {
+		d *= 2
+	}
+	return min(d, maxLockout)
+}
+
+// State is the current count and lock-out, for the PIN pad.
+func (l *Lockout) State() (Attempt, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.read()
+}
+
+// Try checks one PIN: refused at once while locked; otherwise the failure
+// is counted durably first, then check runs, then a success clears the
+// count and a failure may start a lock-out.
+func (l *Lockout) Try(now time.Time, check func() (bool, error)) (Attempt, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	st, err := l.read()
+	if err != nil {
+		return st, err
+	}
+	if now.Before(st.Until) {
+		st.Refused = true
+		return st, nil
+	}
+	st.Failures++
+	st.Until = time.Time{}
+	if err := l.write(st); err != nil {
+		return st, err // without a durable count there is no check
+	}
+	ok, err := check()
+	if err != nil {
+		return st, err
+	}
+	if ok {
+		st = Attempt{OK: true}
+		return st, l.write(st)
+	}
+	if st.Failures >= l.max {
+		st.Until = now.Add(l.lockoutFor(st.Failures)).Truncate(time.Second)
+		st.NewLock = true
+	}
+	return st, l.write(st)
+}
+
+// read loads the state; a file that cannot be understood counts as a
+// lock-out, never as a clean slate.
+func (l *Lockout) read() (Attempt, error) {
+	b, err := os.ReadFile(l.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return Attempt{}, nil
+	}
+	if err != nil {
+		return Attempt{}, fmt.Errorf("maintenance attempts %s: %w", l.path, err)
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 2 {
+		n, err1 := strconv.Atoi(f[0])
+		u, err2 := strconv.ParseInt(f[1], 10, 64)
+		if err1 == nil && err2 == nil && n >= 0 {
+			st := Attempt{Failures: n}
+			if u > 0 {
+				st.Until = time.Unix(u, 0)
+			}
+			return st, nil
+		}
+	}
+	return Attempt{Failures: l.max, Until: time.Now().Add(firstLockout)}, nil
+}
+
+func (l *Lockout) write(st Attempt) error {
+	var until int64
+	if !st.Until.IsZero() {
+		until = st.Until.Unix()
+	}
+	if err := writeSynced(l.path, fmt.Sprintf("%d %d\n", st.Failures, until)); err != nil {
+		return fmt.Errorf("maintenance attempts %s: %w", l.path, err)
+	}
+	return nil
+}
+
+// writeSynced replaces a small file so that after a power cut it holds
+// either the old or the new content, never half of one.
+func writeSynced(path, content string) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err = tmp.WriteString(content); err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
