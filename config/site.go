@@ -87,3 +87,17 @@ func lastEnd(r operators.Range, now time.Time) (time.Time, bool) {
 func (c *Config) ResolveOperators() ([]operators.Operator, error) {
 	return operators.Build(c.Operators.Enabled, c.Operators.Custom, c.Location())
 }
+
+// SiteSchedule is when the kiosk serves: the site's hours, or every stop's
+// for an itinerant kiosk; ok is false when no hours are given (always on).
+func (c *Config) SiteSchedule() (s operators.Schedule, ok bool) {
+	hours := c.Site.Hours
+	for _, st := range c.Site.Stops {
+		hours = append(hours[:len(hours):len(hours)], st.Hours...)
+	}
+	if len(hours) == 0 {
+		return operators.Schedule{}, false
+	}
+	s, err := operators.NewSchedule(hours, nil, c.Location())
+	return s, err == nil
+}

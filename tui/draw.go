@@ -44,6 +44,9 @@ func (f *frame) put(x, y, w int, s string) { f.texts = append(f.texts, text{x, y
 // View draws the current screen on the whole terminal.
 func (m Model) View() tea.View {
 	v := tea.NewView(m.compose().Render())
+	if m.d.Mirror != nil {
+		m.d.Mirror.Publish(v.Content, m.w, m.h)
+	}
 	v.AltScreen = true
 	v.MouseMode = tea.MouseModeCellMotion
 	v.BackgroundColor = m.st.P.Bg

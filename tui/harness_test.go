@@ -91,7 +91,13 @@ func newHarness(t testing.TB, w, h int) *harness {
 
 func newHarnessAt(t testing.TB, w, h int, now time.Time) *harness {
 	t.Helper()
+	return newHarnessCfg(t, w, h, now, func(*config.Config) {})
+}
+
+func newHarnessCfg(t testing.TB, w, h int, now time.Time, change func(*config.Config)) *harness {
+	t.Helper()
 	cfg := config.Demo()
+	change(cfg)
 	ops, err := cfg.ResolveOperators()
 	if err != nil {
 		t.Fatal(err)

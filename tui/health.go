@@ -101,8 +101,12 @@ func (m Model) outOfService() string {
 // blocked tells whether the citizen screens are out of service: agents in
 // maintenance still see and use theirs.
 func (m Model) blocked() bool {
-	return m.scr != scrPin && m.scr != scrMaint && m.outOfService() != ""
+	return !m.agent() && m.outOfService() != ""
 }
+
+// agent tells whether a site agent has the screen: the PIN pad or the
+// maintenance menu, which nothing else covers.
+func (m Model) agent() bool { return m.scr == scrPin || m.scr == scrMaint }
 
 // suspended tells whether operator i rests after repeated failures.
 func (m Model) suspended(i int) bool {

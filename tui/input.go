@@ -24,14 +24,14 @@ const (
 
 func (m Model) onKey(k tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	cmd, woke := m.touched()
-	if woke {
-		return m, cmd
-	}
-	if k.String() == "f12" {
+	if k.String() == "f12" { // agents reach maintenance whatever the screen shows
 		m, next := m.openPad()
 		return m, tea.Batch(cmd, next)
 	}
-	if m.blocked() {
+	if woke {
+		return m, cmd
+	}
+	if m.blocked() || (m.asleep && !m.agent()) {
 		return m, cmd
 	}
 	if typed, ok := m.typeMessage(k); ok {
@@ -112,7 +112,7 @@ func (m Model) onPress(ms tea.Mouse) (tea.Model, tea.Cmd) {
 		return m, cmd
 	}
 	m.pressed = m.hit(ms.X, ms.Y)
-	if m.blocked() && m.pressed != idCorner {
+	if (m.blocked() || (m.asleep && !m.agent())) && m.pressed != idCorner {
 		m.pressed = "" // out of service: only the agents' corner answers
 	}
 	return m, cmd

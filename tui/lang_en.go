@@ -105,5 +105,7 @@ func init() {
 		"printer.toner-empty":    "Out of ink",
 		"printer.unknown":        "Printer out of order",
 		"printer.not-found":      "Printer not found",
+		"closed.title":           "Kiosk closed",
+		"closed.next":            "Opens %s",
 	})
 }

@@ -105,5 +105,7 @@ func init() {
 		"printer.toner-empty":    "Plus d'encre",
 		"printer.unknown":        "Imprimante en panne",
 		"printer.not-found":      "Imprimante introuvable",
+		"closed.title":           "Borne fermée",
+		"closed.next":            "Ouverture %s",
 	})
 }

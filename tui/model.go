@@ -32,6 +32,8 @@ type Deps struct {
 	// After delivers msg after d: tea.Tick in the kiosk, a fake clock in
 	// tests.
 	After func(d time.Duration, msg tea.Msg) tea.Cmd
+	// Mirror receives every frame drawn, for remote help; nil: none.
+	Mirror *Mirror
 }
 
 type screen int
@@ -59,22 +61,25 @@ type Model struct {
 	lang   string
 	theme  string
 
-	w, h    int
-	now     time.Time
-	scr     screen
-	sel     int    // operator shown on the operator screen
-	focus   int    // index into the current screen's targets
-	pressed string // target under the last press, for tap = press+release
-	page    int    // home grid page
-	notice  string // catalog key of a passing notice ("print.done")
-	unavail string // catalog key of why the service is unavailable
-	oos     string // out-of-service reason set by maintenance; "" in service
-	dimmed  bool
-	attract bool // the calm screen shown after a long idle period
-	health  *health
-	gen     int // bumps on each input: stale idle timers are ignored
-	call    call
-	quiting bool
+	w, h        int
+	now         time.Time
+	scr         screen
+	sel         int    // operator shown on the operator screen
+	focus       int    // index into the current screen's targets
+	pressed     string // target under the last press, for tap = press+release
+	page        int    // home grid page
+	notice      string // catalog key of a passing notice ("print.done")
+	unavail     string // catalog key of why the service is unavailable
+	oos         string // out-of-service reason set by maintenance; "" in service
+	dimmed      bool
+	attract     bool                // the calm screen shown after a long idle period
+	hours       *operators.Schedule // the site's opening hours; nil: always open
+	asleep      bool                // outside opening hours: the screen is off
+	closedShown bool                // a touch while asleep shows "closed" a while
+	health      *health
+	gen         int // bumps on each input: stale idle timers are ignored
+	call        call
+	quiting     bool
 
 	// Maintenance.
 	taps      []time.Time // recent taps on the header's corner
@@ -116,6 +121,9 @@ func New(d Deps) Model {
 	m.resetPreferences()
 	m.now = d.Now()
 	m.health = newHealth()
+	if s, ok := d.Config.SiteSchedule(); ok {
+		m.hours = &s
+	}
 	return m
 }
 
@@ -133,7 +141,9 @@ func (m *Model) resetPreferences() {
 
 // Init starts the minute clock and the idle timers.
 func (m Model) Init() tea.Cmd {
-	return tea.Batch(m.clockTick(), m.idleTimers(), m.askPrinter())
+	// The first clock message comes at once: a kiosk started at night
+	// goes to sleep at once.
+	return tea.Batch(func() tea.Msg { return clockMsg{} }, m.clockTick(), m.idleTimers(), m.askPrinter())
 }
 
 // Update routes messages: globals first, then input, then the call.
@@ -147,7 +157,10 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, tea.Quit
 	case clockMsg:
 		m.now = m.d.Now()
-		return m, m.clockTick()
+		m, cmd := m.followHours()
+		return m, tea.Batch(cmd, m.clockTick())
+	case sleepAgainMsg:
+		return m.onSleepAgain(msg)
 	case tea.KeyPressMsg:
 		return m.onKey(msg)
 	case tea.MouseClickMsg:
@@ -197,8 +210,13 @@ func (m Model) t(key string) string { return tr(m.lang, key) }
 // Screen names the current screen, for tests and diagnostics.
 func (m Model) Screen() string {
 	switch {
+	case m.agent():
 	case m.blocked():
 		return "out-of-service"
+	case m.asleep && m.closedShown:
+		return "closed"
+	case m.asleep:
+		return "asleep"
 	case m.attract:
 		return "attract"
 	}

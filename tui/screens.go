@@ -15,6 +15,15 @@ func (m Model) layout() frame {
 		f.put(0, 0, m.w, m.st.Title.Render(fit(m.t("too.small"), m.w)))
 		return f
 	}
+	if m.asleep && !m.agent() {
+		// A black screen where the backlight cannot be switched off.
+		if m.closedShown {
+			m.header(&f)
+			m.closedScreen(&f)
+		}
+		f.add(target{id: idCorner, x: 0, y: 0, w: 6, h: 2, kind: kindHidden})
+		return f
+	}
 	m.header(&f)
 	switch {
 	case m.blocked():

@@ -69,6 +69,16 @@ func (m *Model) touched() (cmd tea.Cmd, woke bool) {
 		m.attract = false
 		woke = true
 	}
+	switch {
+	case m.asleep && !m.closedShown:
+		woke = true
+		next, show := m.wakeClosed()
+		*m = next
+		cmds = append(cmds, show)
+	case m.asleep:
+		// Still being touched: keep the closed screen lit a while longer.
+		cmds = append(cmds, m.d.After(closedShown, sleepAgainMsg{m.gen}))
+	}
 	return tea.Batch(cmds...), woke
 }
 
