@@ -43,7 +43,7 @@ func (f *frame) put(x, y, w int, s string) { f.texts = append(f.texts, text{x, y
 
 // View draws the current screen on the whole terminal.
 func (m Model) View() tea.View {
-	v := tea.NewView(m.compose().Render())
+	v := tea.NewView(m.paint(m.layout()))
 	if m.d.Mirror != nil {
 		m.d.Mirror.Publish(v.Content, m.w, m.h)
 	}
@@ -52,25 +52,6 @@ func (m Model) View() tea.View {
 	v.BackgroundColor = m.st.P.Bg
 	v.WindowTitle = m.site.name
 	return v
-}
-
-// compose lays the screen's frame out as lipgloss layers; a layer's ID is
-// its target's, so Compositor.Hit answers "what is under this finger".
-func (m Model) compose() *lipgloss.Compositor {
-	f := m.layout()
-	bg := lipgloss.NewLayer(m.st.Screen.Width(m.w).Height(m.h).Render(""))
-	layers := []*lipgloss.Layer{bg}
-	for _, t := range f.texts {
-		layers = append(layers, lipgloss.NewLayer(t.s).X(t.x).Y(t.y).Z(1))
-	}
-	for i, t := range f.targets {
-		z := 2
-		if t.kind == kindHidden {
-			z = 0 // under the header's words, still hit: Hit skips layers without an ID
-		}
-		layers = append(layers, lipgloss.NewLayer(m.drawTarget(t, i == m.focus)).ID(t.id).X(t.x).Y(t.y).Z(z))
-	}
-	return lipgloss.NewCompositor(layers...)
 }
 
 func (m Model) drawTarget(t target, focused bool) string {

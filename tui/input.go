@@ -137,8 +137,24 @@ func (m Model) onRelease(ms tea.Mouse) (tea.Model, tea.Cmd) {
 	return m, nil
 }
 
+// hit is the target under a finger: the last target laid out that covers
+// the cell, as the drawn layers stack. Only rectangles are compared, so a
+// tap never pays for drawing.
 func (m Model) hit(x, y int) string {
-	return m.compose().Hit(x, y).ID()
+	ts := m.layout().targets
+	for i := len(ts) - 1; i >= 0; i-- {
+		t := ts[i]
+		if t.kind != kindHidden && x >= t.x && x < t.x+t.w && y >= t.y && y < t.y+t.h {
+			return t.id
+		}
+	}
+	// The agents' corner lies under the header's words.
+	for _, t := range ts {
+		if t.kind == kindHidden && x >= t.x && x < t.x+t.w && y >= t.y && y < t.y+t.h {
+			return t.id
+		}
+	}
+	return ""
 }
 
 func (m Model) activate(t target, cmd tea.Cmd) (tea.Model, tea.Cmd) {

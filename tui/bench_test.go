@@ -1,0 +1,105 @@
+package tui
+
+import (
+	"runtime"
+	"testing"
+
+	tea "charm.land/bubbletea/v2"
+)
+
+// BenchmarkTap is one touch at 200×60: the press, the release that opens
+// an operator, the frame drawn; then Esc home and its frame. Reported per
+// tap (half of each loop).
+func BenchmarkTap(b *testing.B) {
+	h := newHarness(b, 200, 60)
+	x, y, _ := h.find("op:0")
+	m := h.m
+	press := tea.MouseClickMsg{X: x, Y: y, Button: tea.MouseLeft}
+	release := tea.MouseReleaseMsg{X: x, Y: y, Button: tea.MouseLeft}
+	esc := tea.KeyPressMsg{Code: tea.KeyEscape}
+	b.ReportAllocs()
+	for b.Loop() {
+		next, _ := m.Update(press)
+		next, _ = next.(Model).Update(release)
+		_ = next.(Model).View()
+		next, _ = next.(Model).Update(esc)
+		_ = next.(Model).View()
+		m = next.(Model)
+	}
+	if m.Screen() != "home" {
+		b.Fatalf("ended on %s", m.Screen())
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/2, "µs/tap")
+}
+
+// BenchmarkView is one frame of the home screen at 200×60.
+func BenchmarkView(b *testing.B) {
+	h := newHarness(b, 200, 60)
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = h.m.View()
+	}
+}
+
+// TestMemoryFlatOverCalls runs 1,000 simulated calls through Update and
+// checks the heap after N and 2N calls: a kiosk that grows a little with
+// each call dies in a month. Messages are fed by hand, so no timer or
+// goroutine of the harness holds memory.
+func TestMemoryFlatOverCalls(t *testing.T) {
+	h := newHarness(t, 100, 30)
+	m := h.m
+	sessions := h.mach.Hardware().Sessions
+	up := func(msg tea.Msg) {
+		next, _ := m.Update(msg)
+		m = next.(Model)
+	}
+	tap := func(id string) {
+		for _, tg := range m.layout().targets {
+			if tg.id == id {
+				up(tea.MouseClickMsg{X: tg.x + 1, Y: tg.y + 1, Button: tea.MouseLeft})
+				up(tea.MouseReleaseMsg{X: tg.x + 1, Y: tg.y + 1, Button: tea.MouseLeft})
+				return
+			}
+		}
+		t.Fatalf("no %s on %s", id, m.Screen())
+	}
+	call := func() {
+		tap("op:0")
+		tap(idCall)
+		up(readyMsg{gen: m.call.gen})
+		s, err := sessions.Start(t.Context(), m.ops[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		up(sessionStartedMsg{gen: m.call.gen, s: s})
+		_ = m.View()
+		tap(idEnd)
+		s.End(t.Context())
+		up(sessionEndedMsg{gen: m.call.gen, end: <-s.Done()})
+		tap("score:5")
+		_ = m.View()
+		if m.Screen() != "home" {
+			t.Fatalf("a call ended on %s", m.Screen())
+		}
+	}
+	heap := func() uint64 {
+		runtime.GC()
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	const n = 500
+	for range n {
+		call()
+	}
+	at1 := heap()
+	for range n {
+		call()
+	}
+	at2 := heap()
+	t.Logf("heap after %d calls: %d KiB, after %d: %d KiB", n, at1/1024, 2*n, at2/1024)
+	if at2 > at1+256*1024 {
+		t.Fatalf("the heap grew by %d KiB over %d calls", (at2-at1)/1024, n)
+	}
+}
