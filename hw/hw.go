@@ -80,7 +80,7 @@ type Camera interface {
 	SetPrivacy(ctx context.Context, on bool) error
 }
 
-// Printer reasons the shell can put into plain words.
+// Printer reasons the shell can put into plain words (ReasonText).
 const (
 	ReasonNone      = ""
 	ReasonNoPaper   = "media-empty"
@@ -89,6 +89,20 @@ const (
 	ReasonNoToner   = "toner-empty"
 	ReasonUnknown   = "unknown"
 	ReasonNoPrinter = "not-found"
+	// ReasonPaused: the queue is stopped or refuses jobs, by an agent or by
+	// the print system after a failure; maintenance can enable it again.
+	ReasonPaused = "paused"
+	// ReasonDoorOpen: a cover or door of the printer is open.
+	ReasonDoorOpen = "door-open"
+	// ReasonNoService: the print service itself does not answer.
+	ReasonNoService = "no-service"
+	// ReasonMisconfigured: the queue cannot print as set up (a driver or
+	// filter missing); only a technician can fix it.
+	ReasonMisconfigured = "misconfigured"
+	// ReasonJobFailed and ReasonJobCanceled say why one job did not print
+	// when the printer itself is fine.
+	ReasonJobFailed   = "job-failed"
+	ReasonJobCanceled = "job-canceled"
 )
 
 // PrinterStatus is the printer's state as far as a citizen is concerned.
@@ -98,11 +112,23 @@ type PrinterStatus struct {
 	Detail string // precise words for borne doctor and maintenance
 }
 
-// Document is something the kiosk prints: a title and lines of text.
+// Document is something the kiosk prints: a title and lines of text laid
+// out by the back-end, or a PDF file printed as it is.
 type Document struct {
-	Kind  string // "sheet", "slip", "test"
+	Kind  string // "sheet", "slip", "form", "test"
 	Title string
+	// Lines are printed in order. A line starting with "•" is a list item;
+	// a line followed by list items is their heading.
 	Lines []string
+	// Lang is the language of the words the back-end adds (headings,
+	// labels): "fr" or "en"; French when empty.
+	Lang string
+	// File is the PDF printed as it is for a form; Title and Lines are
+	// then only the job's name.
+	File string
+	// Phone, Website and Opens say how to reach an operator and when it
+	// opens next ("lun. 9:00"); printed under their own labels when set.
+	Phone, Website, Opens string
 }
 
 // JobID names a print job.
@@ -117,11 +143,41 @@ type Printer interface {
 
 // Change is a change of state reported by a back-end: a device or service
 // that went away or came back, a print job that finished.
+//
+// For a print job (Job set), JobState says where it is: "completed" (OK,
+// Pages printed), "canceled" or "aborted" (not OK, Reason says why), or
+// "pending", "processing-stopped" when it has waited too long or the
+// printer stopped under it (not OK, Reason is the printer's): it may still
+// print later, and a final Change follows. Only jobs that Print accepted
+// are reported; a Print that fails says so by its error.
 type Change struct {
-	Device string // "camera", "display", "printer", "sessions"
-	OK     bool
-	Reason string
-	Job    JobID // set for print job outcomes
+	Device   string // "camera", "display", "printer", "sessions"
+	OK       bool
+	Reason   string
+	Job      JobID  // set for print job outcomes
+	JobState string // IPP job-state keyword, for print jobs
+	Pages    int    // pages printed, for a completed print job
+}
+
+// PrintJob is a job in the printer's queue, as maintenance lists them.
+type PrintJob struct {
+	ID      JobID
+	Name    string
+	State   string // IPP job-state keyword: "pending", "processing-stopped", "aborted"…
+	Reason  string // one of the Reason constants when it cannot go on
+	Detail  string // the print system's own words
+	Pages   int    // printed so far
+	Created time.Time
+}
+
+// PrintQueue is implemented by printers whose queue maintenance can see
+// and act on: list the jobs, cancel or retry one, enable the queue again
+// after it stopped.
+type PrintQueue interface {
+	Jobs(ctx context.Context) ([]PrintJob, error)
+	Cancel(ctx context.Context, id JobID) error
+	Retry(ctx context.Context, id JobID) error
+	Enable(ctx context.Context) error
 }
 
 // Hardware is the set of back-ends the shell drives.

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"runtime"
+	"time"
 	"testing"
 
 	tea "charm.land/bubbletea/v2"
@@ -48,6 +49,8 @@ func BenchmarkView(b *testing.B) {
 func TestMemoryFlatOverCalls(t *testing.T) {
 	h := newHarness(t, 100, 30)
 	m := h.m
+	// Timers as the kiosk has them: a command, kept by nobody.
+	m.d.After = func(d time.Duration, msg tea.Msg) tea.Cmd { return after(d, msg) }
 	sessions := h.mach.Hardware().Sessions
 	up := func(msg tea.Msg) {
 		next, _ := m.Update(msg)

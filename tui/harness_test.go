@@ -109,6 +109,11 @@ func newHarnessCfg(t testing.TB, w, h int, now time.Time, change func(*config.Co
 		Config: cfg, Operators: ops, HW: hs.mach.Hardware(), Log: hs.log, Maint: hs.maintenance(cfg),
 		Now: hs.clock, After: hs.after, Logger: slog.New(slog.DiscardHandler),
 	})
+	go func() { // the machine's news, as cmd forwards them to the program
+		for c := range hs.mach.Hardware().Changes {
+			hs.msgs <- c
+		}
+	}()
 	hs.run(hs.m.Init())
 	hs.send(tea.WindowSizeMsg{Width: w, Height: h})
 	return hs

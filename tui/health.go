@@ -18,8 +18,10 @@ import (
 type health struct {
 	faults    map[string]string // device → reason, for devices a call needs
 	printer   hw.PrinterStatus
-	failures  map[string]int       // operator → failed calls in a row
-	suspended map[string]time.Time // operator → unavailable until
+	failures  map[string]int         // operator → failed calls in a row
+	suspended map[string]time.Time   // operator → unavailable until
+	jobs      map[hw.JobID]string    // print jobs waiting → operator
+	early     map[hw.JobID]hw.Change // outcomes that came before Print returned
 }
 
 func newHealth() *health {
@@ -28,6 +30,8 @@ func newHealth() *health {
 		printer:   hw.PrinterStatus{Ready: true},
 		failures:  map[string]int{},
 		suspended: map[string]time.Time{},
+		jobs:      map[hw.JobID]string{},
+		early:     map[hw.JobID]hw.Change{},
 	}
 }
 
@@ -62,7 +66,10 @@ func (m Model) askPrinter() tea.Cmd {
 // onChange follows the hardware: a needed device lost puts the kiosk out of
 // service with a plain reason, its return clears it.
 func (m Model) onChange(c hw.Change) (tea.Model, tea.Cmd) {
-	if c.Device == "printer" && c.Job == "" {
+	if c.Job != "" {
+		return m.onJob(c)
+	}
+	if c.Device == "printer" {
 		m.health.printer = hw.PrinterStatus{Ready: c.OK, Reason: c.Reason}
 		return m, nil
 	}

@@ -107,5 +107,11 @@ func init() {
 		"printer.not-found":      "Printer not found",
 		"closed.title":           "Kiosk closed",
 		"closed.next":            "Opens %s",
+		"printer.paused":         "Printer stopped",
+		"printer.door-open":      "Printer cover open",
+		"printer.no-service":     "Printing unavailable",
+		"printer.misconfigured":  "Printer out of order",
+		"printer.job-failed":     "",
+		"printer.job-canceled":   "Printing cancelled",
 	})
 }

@@ -107,5 +107,11 @@ func init() {
 		"printer.not-found":      "Imprimante introuvable",
 		"closed.title":           "Borne fermée",
 		"closed.next":            "Ouverture %s",
+		"printer.paused":         "Imprimante arrêtée",
+		"printer.door-open":      "Capot de l'imprimante ouvert",
+		"printer.no-service":     "Impression indisponible",
+		"printer.misconfigured":  "Imprimante en panne",
+		"printer.job-failed":     "",
+		"printer.job-canceled":   "Impression annulée",
 	})
 }

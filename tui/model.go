@@ -61,25 +61,26 @@ type Model struct {
 	lang   string
 	theme  string
 
-	w, h        int
-	now         time.Time
-	scr         screen
-	sel         int    // operator shown on the operator screen
-	focus       int    // index into the current screen's targets
-	pressed     string // target under the last press, for tap = press+release
-	page        int    // home grid page
-	notice      string // catalog key of a passing notice ("print.done")
-	unavail     string // catalog key of why the service is unavailable
-	oos         string // out-of-service reason set by maintenance; "" in service
-	dimmed      bool
-	attract     bool                // the calm screen shown after a long idle period
-	hours       *operators.Schedule // the site's opening hours; nil: always open
-	asleep      bool                // outside opening hours: the screen is off
-	closedShown bool                // a touch while asleep shows "closed" a while
-	health      *health
-	gen         int // bumps on each input: stale idle timers are ignored
-	call        call
-	quiting     bool
+	w, h         int
+	now          time.Time
+	scr          screen
+	sel          int    // operator shown on the operator screen
+	focus        int    // index into the current screen's targets
+	pressed      string // target under the last press, for tap = press+release
+	page         int    // home grid page
+	notice       string // catalog key of a passing notice ("print.done")
+	noticeReason string // a printer reason to add to the notice
+	unavail      string // catalog key of why the service is unavailable
+	oos          string // out-of-service reason set by maintenance; "" in service
+	dimmed       bool
+	attract      bool                // the calm screen shown after a long idle period
+	hours        *operators.Schedule // the site's opening hours; nil: always open
+	asleep       bool                // outside opening hours: the screen is off
+	closedShown  bool                // a touch while asleep shows "closed" a while
+	health       *health
+	gen          int // bumps on each input: stale idle timers are ignored
+	call         call
+	quiting      bool
 
 	// Maintenance.
 	taps      []time.Time // recent taps on the header's corner

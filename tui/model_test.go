@@ -184,7 +184,7 @@ func TestStartFailureSaysUnavailable(t *testing.T) {
 
 func TestMissingCameraStopsTheCall(t *testing.T) {
 	h := newHarness(t, 100, 30)
-	h.mach.SetCamera(hw.CameraStatus{Present: false, Reason: "unplugged"})
+	h.mach.UnplugCameraSilently(hw.CameraStatus{Present: false, Reason: "unplugged"})
 	h.tap("op:0")
 	h.tap(idCall)
 	h.until("unavailable", screenIs("unavailable"))
@@ -364,7 +364,10 @@ func TestPrintTheSheet(t *testing.T) {
 
 func TestPrintFailureIsSaid(t *testing.T) {
 	h := newHarness(t, 100, 30)
-	h.mach.SetPrinter(hw.PrinterStatus{Ready: false, Reason: hw.ReasonNoPaper})
+	// The paper tray is a file where the printer wants a folder: the job
+	// cannot be written.
+	os.RemoveAll(h.printDir)
+	os.WriteFile(h.printDir, nil, 0o600)
 	h.tap("op:1")
 	h.tap(idPrint)
 	h.until("print failed", func(m Model) bool { return m.notice == "print.failed" })

@@ -25,7 +25,11 @@ func (m Model) operator(f *frame) {
 	by, bh := m.bottom()
 	top, rows := 5, by-6
 	if m.notice != "" {
-		f.put(2, by-1, m.w-4, m.st.Warn.Render(fit(m.t(m.notice), m.w-4)))
+		words := m.t(m.notice)
+		if m.noticeReason != "" {
+			words += " " + m.t("printer."+m.noticeReason)
+		}
+		f.put(2, by-1, m.w-4, m.st.Warn.Render(fit(words, m.w-4)))
 		rows--
 	}
 	left, right := m.aboutBlocks(op, tx)
@@ -91,7 +95,7 @@ func (m Model) printSheet() (Model, tea.Cmd) {
 		return m, nil
 	}
 	doc := m.document()
-	m.notice = "print.busy"
+	m.notice, m.noticeReason = "print.busy", ""
 	return m, func() tea.Msg {
 		ctx, cancel := m.ctx(10 * time.Second)
 		defer cancel()
@@ -108,6 +112,7 @@ func (m Model) document() hw.Document {
 		left, right := m.aboutBlocks(op, tx)
 		return hw.Document{
 			Kind:  "sheet",
+			Lang:  m.lang,
 			Title: fmt.Sprintf(m.t("sheet.title"), tx.Name),
 			Lines: strings.Split(ansi.Strip(left+"\n\n"+right), "\n"),
 		}
@@ -120,22 +125,75 @@ func (m Model) document() hw.Document {
 	if tx.Website != "" {
 		lines = append(lines, fmt.Sprintf(m.t("op.website"), tx.Website))
 	}
-	return hw.Document{Kind: "slip", Title: fmt.Sprintf(m.t("slip.title"), tx.Name), Lines: lines}
+	return hw.Document{Kind: "slip", Lang: m.lang, Title: fmt.Sprintf(m.t("slip.title"), tx.Name), Lines: lines,
+		Phone: tx.Phone, Website: tx.Website, Opens: status}
 }
 
+// onPrinted follows a job the printer took: the paper is there only when
+// the printer says the job completed, which may come before this message.
 func (m Model) onPrinted(msg printedMsg) (tea.Model, tea.Cmd) {
-	e := usage.Event{Kind: usage.KindPrintJob, Outcome: usage.OutcomePrinted, Detail: map[string]any{"pages": 1}}
+	op := ""
 	if m.scr == scrOperator {
-		e.Operator = m.ops[m.sel].ID
+		op = m.ops[m.sel].ID
 	}
-	m.notice = "print.done"
 	if msg.err != nil {
 		m.log.Warn("print failed", "err", msg.err)
-		m.notice = "print.failed"
-		e.Outcome = usage.OutcomeFailed
+		return m.jobDone(op, hw.Change{JobState: "aborted", Reason: m.health.printer.Reason})
 	}
-	if m.scr != scrOperator {
-		m.notice = ""
+	if c, ok := m.health.early[msg.job]; ok {
+		delete(m.health.early, msg.job)
+		return m.jobDone(op, c)
+	}
+	m.health.jobs[msg.job] = op
+	return m, nil
+}
+
+// onJob takes a print job's news from the printer.
+func (m Model) onJob(c hw.Change) (tea.Model, tea.Cmd) {
+	final := c.JobState == "completed" || c.JobState == "canceled" || c.JobState == "aborted"
+	op, ours := m.health.jobs[c.Job]
+	switch {
+	case final && ours:
+		delete(m.health.jobs, c.Job)
+		return m.jobDone(op, c)
+	case final:
+		if len(m.health.early) > 64 { // outcomes of jobs never claimed: forget them
+			clear(m.health.early)
+		}
+		m.health.early[c.Job] = c
+	case ours && m.notice == "print.busy":
+		m.noticeReason = c.Reason // still waiting, and why
+	}
+	return m, nil
+}
+
+// jobDone says how a job ended, to the citizen if still there, and records
+// it.
+func (m Model) jobDone(op string, c hw.Change) (tea.Model, tea.Cmd) {
+	e := usage.Event{Kind: usage.KindPrintJob, Operator: op, Outcome: usage.OutcomePrinted, Detail: map[string]any{"pages": c.Pages}}
+	notice, reason := "print.done", ""
+	if c.JobState != "completed" {
+		e.Outcome, notice, reason = usage.OutcomeFailed, "print.failed", c.Reason
+	}
+	if m.scr == scrOperator && m.notice == "print.busy" {
+		m.notice, m.noticeReason = notice, reason
 	}
 	return m, m.record(e)
+}
+
+// purgePrints cancels what the previous person left in the printer.
+func (m Model) purgePrints() tea.Cmd {
+	p := m.d.HW.Printer
+	if p == nil {
+		return nil
+	}
+	log := m.log
+	return func() tea.Msg {
+		ctx, cancel := withTimeout(10 * time.Second)
+		defer cancel()
+		if err := p.Purge(ctx); err != nil {
+			log.Warn("print jobs not purged", "err", err)
+		}
+		return nil
+	}
 }

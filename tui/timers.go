@@ -91,7 +91,7 @@ func (m Model) onTimer(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		m.goHome()
 		m.resetPreferences()
-		return m, m.record(usage.Event{Kind: usage.KindIdleReset})
+		return m, tea.Batch(m.record(usage.Event{Kind: usage.KindIdleReset}), m.purgePrints())
 	case dimMsg:
 		if msg.gen != m.gen || busy || m.dimmed {
 			return m, nil
@@ -128,6 +128,7 @@ func (m Model) pristine() bool {
 
 func (m *Model) goHome() {
 	m.scr, m.sel, m.focus, m.page, m.pressed, m.notice, m.unavail = scrHome, 0, 0, 0, "", "", ""
+	m.noticeReason = ""
 	m.pin, m.pinMsg, m.mpage, m.checks, m.figures, m.maintMsg, m.oosDraft = "", "", "", nil, nil, "", ""
 }
 

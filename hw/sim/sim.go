@@ -1,15 +1,13 @@
 // Package sim is the simulated hardware of the demo and the tests: a video
 // session that lasts until it is ended, a printer that writes its jobs as
-// text files under a folder, a screen that remembers its brightness and a
-// camera that is always there. Faults can be injected to exercise the shell.
+// PDF files (with a text copy) under a folder, a screen that remembers its
+// brightness and a camera that is always there. Faults can be injected to
+// exercise the shell.
 package sim
 
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,6 +15,9 @@ import (
 	"github.com/loiret/borne/hw"
 	"github.com/loiret/borne/operators"
 )
+
+// maxKept is how many past sessions Sessions remembers.
+const maxKept = 64
 
 // Machine is the whole simulated kiosk. Its fields may be changed by tests
 // through the setters, which are safe for concurrent use.
@@ -30,6 +31,8 @@ type Machine struct {
 	printer   hw.PrinterStatus
 	failStart error
 	jobs      int
+	stall     bool     // jobs wait in queue instead of printing
+	queue     []simJob // jobs waiting, oldest first
 	sessions  []*Session
 	changes   chan hw.Change
 }
@@ -81,10 +84,16 @@ func (m *Machine) Privacy() bool {
 
 // SetCamera changes what the camera check finds and reports the change.
 func (m *Machine) SetCamera(s hw.CameraStatus) {
-	m.mu.Lock()
-	m.camera = s
-	m.mu.Unlock()
+	m.UnplugCameraSilently(s)
 	m.report(hw.Change{Device: "camera", OK: s.Present, Reason: s.Reason})
+}
+
+// UnplugCameraSilently changes what the camera check finds without
+// reporting it, as a camera lost between two looks of its back-end.
+func (m *Machine) UnplugCameraSilently(s hw.CameraStatus) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.camera = s
 }
 
 // SetPrinter changes the printer's state and reports the change.
@@ -133,6 +142,10 @@ func (s sessions) Start(ctx context.Context, op operators.Operator) (hw.Session,
 		return nil, fmt.Errorf("operator %s has no video client to launch", op.ID)
 	}
 	ss := &Session{Operator: op.ID, Started: time.Now(), done: make(chan hw.SessionEnd, 1)}
+	// Keep the recent sessions only: the demo runs for months.
+	if len(m.sessions) >= maxKept {
+		m.sessions = append(m.sessions[:0], m.sessions[len(m.sessions)-maxKept/2:]...)
+	}
 	m.sessions = append(m.sessions, ss)
 	return ss, nil
 }
@@ -200,39 +213,3 @@ func (c camera) SetPrivacy(ctx context.Context, on bool) error {
 	c.m.privacy = on
 	return nil
 }
-
-type printer struct{ m *Machine }
-
-func (p printer) Status(ctx context.Context) (hw.PrinterStatus, error) {
-	p.m.mu.Lock()
-	defer p.m.mu.Unlock()
-	return p.m.printer, nil
-}
-
-// Print writes the document as a text file named after its job number.
-func (p printer) Print(ctx context.Context, d hw.Document) (hw.JobID, error) {
-	m := p.m
-	m.mu.Lock()
-	st := m.printer
-	m.jobs++
-	n := m.jobs
-	m.mu.Unlock()
-	if !st.Ready {
-		return "", fmt.Errorf("printer not ready: %s", st.Reason)
-	}
-	if err := os.MkdirAll(m.dir, 0o750); err != nil {
-		return "", fmt.Errorf("simulated printer: %w", err)
-	}
-	id := hw.JobID(fmt.Sprintf("sim-%d", n))
-	body := d.Title + "\n\n" + strings.Join(d.Lines, "\n") + "\n"
-	name := filepath.Join(m.dir, fmt.Sprintf("job-%03d-%s.txt", n, d.Kind))
-	if err := os.WriteFile(name, []byte(body), 0o640); err != nil {
-		return "", fmt.Errorf("simulated printer: %w", err)
-	}
-	m.report(hw.Change{Device: "printer", OK: true, Job: id})
-	return id, nil
-}
-
-// Purge cancels the jobs still queued. Simulated jobs are printed at once,
-// so there is never any; the files written are the paper already taken.
-func (p printer) Purge(ctx context.Context) error { return ctx.Err() }
