@@ -29,6 +29,13 @@ func (l *memLog) Record(ctx context.Context, e usage.Event) (usage.Event, error)
 	return e, nil
 }
 
+// all is a copy of the events, safe while commands still record.
+func (l *memLog) all() []usage.Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]usage.Event(nil), l.events...)
+}
+
 func (l *memLog) kinds() []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()

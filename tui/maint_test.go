@@ -51,7 +51,7 @@ func TestUnlockWithKeysAndNoDigitsLogged(t *testing.T) {
 	if _, ok := h.log.last(usage.KindMaintenanceUnlocked); !ok {
 		t.Fatal("maintenance_unlocked not recorded")
 	}
-	for _, e := range h.log.events {
+	for _, e := range h.log.all() {
 		if s := fmt.Sprint(e); strings.Contains(s, "135790") || strings.Contains(s, demoPIN) {
 			t.Fatalf("a PIN reached the log: %+v", e)
 		}
@@ -190,7 +190,7 @@ func TestTypedOutOfServiceMessage(t *testing.T) {
 	if !strings.Contains(plain(h.m), "Fermé lundi") {
 		t.Fatalf("typed message not shown:\n%s", plain(h.m))
 	}
-	for _, e := range h.log.events {
+	for _, e := range h.log.all() {
 		if strings.Contains(fmt.Sprint(e), "lundi") {
 			t.Fatal("the typed message reached the log")
 		}
