@@ -2,8 +2,8 @@ package tui
 
 import (
 	"runtime"
-	"time"
 	"testing"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 )

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"fmt"
 	"strings"
 
 	tea "charm.land/bubbletea/v2"
@@ -54,10 +55,27 @@ func (m Model) View() tea.View {
 	return v
 }
 
+// boxes remembers drawn targets: from one frame to the next most tiles and
+// buttons are the same, and drawing a box costs more than the rest of a
+// frame. Only Update and View use it, on the program's one goroutine.
+type boxes struct{ drawn map[string]string }
+
+const maxBoxes = 512 // a few screens' worth, in every theme and language
+
 func (m Model) drawTarget(t target, focused bool) string {
-	if t.kind == kindHidden {
-		return m.st.Screen.Width(t.w).Height(t.h).Render("")
+	key := fmt.Sprintf("%s|%d|%d|%d|%t|%t|%s|%s", t.id, t.w, t.h, t.kind, t.disabled, focused, m.theme, strings.Join(t.lines, "\x00"))
+	if s, ok := m.boxes.drawn[key]; ok {
+		return s
 	}
+	s := m.drawBox(t, focused)
+	if len(m.boxes.drawn) >= maxBoxes {
+		clear(m.boxes.drawn)
+	}
+	m.boxes.drawn[key] = s
+	return s
+}
+
+func (m Model) drawBox(t target, focused bool) string {
 	st := m.st.Button
 	switch {
 	case t.disabled && focused:

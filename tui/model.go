@@ -78,6 +78,7 @@ type Model struct {
 	asleep       bool                // outside opening hours: the screen is off
 	closedShown  bool                // a touch while asleep shows "closed" a while
 	health       *health
+	boxes        *boxes
 	gen          int // bumps on each input: stale idle timers are ignored
 	call         call
 	quiting      bool
@@ -122,6 +123,7 @@ func New(d Deps) Model {
 	m.resetPreferences()
 	m.now = d.Now()
 	m.health = newHealth()
+	m.boxes = &boxes{drawn: map[string]string{}}
 	if s, ok := d.Config.SiteSchedule(); ok {
 		m.hours = &s
 	}
