@@ -192,5 +192,9 @@ type Hardware struct {
 	Close func() error
 }
 
+// ErrSessionTimeout is in the end of a session that its back-end ended
+// because it outlived max_session.
+var ErrSessionTimeout = errors.New("the session outlived max_session")
+
 // ErrUnavailable is returned when a device or service is not there.
 var ErrUnavailable = errors.New("unavailable")

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"errors"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -211,9 +212,13 @@ func (m Model) onEnded(msg sessionEndedMsg) (tea.Model, tea.Cmd) {
 	dur := now.Sub(m.call.started)
 	outcome := m.call.ending
 	if outcome == "" {
-		outcome = usage.OutcomeCompleted
-		if msg.end.Err != nil {
+		switch {
+		case errors.Is(msg.end.Err, hw.ErrSessionTimeout):
+			outcome = usage.OutcomeTimeout
+		case msg.end.Err != nil:
 			outcome = usage.OutcomeFailed
+		default:
+			outcome = usage.OutcomeCompleted
 		}
 	}
 	if outcome == usage.OutcomeFailed && dur < earlyFailure {

@@ -305,3 +305,5 @@ func (h *harness) maintenance(cfg *config.Config) Maintenance {
 		Export:  func(ctx context.Context) (string, error) { return "42 events written to /media/usb/x.ndjson", nil },
 	}
 }
+
+func keyEnter() tea.KeyPressMsg { return tea.KeyPressMsg{Code: tea.KeyEnter} }

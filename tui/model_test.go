@@ -2,6 +2,7 @@ package tui
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -470,3 +471,16 @@ func FuzzClean(f *testing.F) {
 }
 
 func isValid(s string) bool { return strings.ToValidUTF8(s, "") == s }
+
+func TestBackEndEndsAnOverlongCall(t *testing.T) {
+	h := newHarness(t, 100, 30)
+	h.tap("op:0")
+	h.tap(idCall)
+	h.until("in call", screenIs("in-call"))
+	h.advance(46 * time.Minute)
+	h.mach.Sessions()[0].Hangup(fmt.Errorf("%w: systemd ended it", hw.ErrSessionTimeout))
+	h.until("after call", screenIs("after-call"))
+	if e, _ := h.log.last(usage.KindSessionEnded); e.Outcome != usage.OutcomeTimeout {
+		t.Fatalf("recorded %+v", e)
+	}
+}

@@ -74,7 +74,7 @@ type Options struct {
 
 // ErrMaxSession is in the end of a session that systemd ended because it
 // outlived max_session.
-var ErrMaxSession = errors.New("the session outlived max_session")
+var ErrMaxSession = hw.ErrSessionTimeout
 
 // Manager starts and follows video sessions.
 type Manager struct {
