@@ -21,6 +21,7 @@ type Config struct {
 	Hardware    Hardware    `toml:"hardware"`
 	Usage       Usage       `toml:"usage"`
 	Operators   Operators   `toml:"operators"`
+	Remote      Remote      `toml:"remote"`
 
 	// Path is the file the config was read from ("" for the embedded demo).
 	Path string `toml:"-"`
@@ -112,4 +113,12 @@ type Sync struct {
 type Operators struct {
 	Enabled []string         `toml:"enabled"`
 	Custom  []operators.Spec `toml:"custom"`
+}
+
+// Remote is remote help over SSH: a technician whose key is listed sees
+// the kiosk's screen, read-only. Off while Listen is empty.
+type Remote struct {
+	Listen         string   `toml:"listen"`
+	AuthorizedKeys []string `toml:"authorized_keys"`
+	HostKey        string   `toml:"host_key"`
 }

@@ -23,12 +23,14 @@ const maxFileSize = 1 << 20
 
 // Load reads, checks and returns the config in the file at path. Its errors
 // are an Errors; a file that cannot be read gives one *Error with Line 0.
+// Unlike Parse, it also checks the files the config names on this machine
+// (usage.sync.token_file).
 func Load(path string) (*Config, error) {
 	data, err := readFile(path)
 	if err != nil {
 		return nil, Errors{{File: path, Msg: err.Error()}}
 	}
-	c, err := Parse(path, data)
+	c, err := parse(path, data, true)
 	if err != nil {
 		return nil, err
 	}
@@ -76,6 +78,12 @@ func readError(err error) error {
 // errors. Its errors are an Errors listing every problem found, in file
 // order, except that a TOML syntax error stops everything at the first.
 func Parse(file string, data []byte) (*Config, error) {
+	return parse(file, data, false)
+}
+
+// parse is Parse; with files, it also checks the files the config names
+// that must exist on this machine (the sync token), as Load does.
+func parse(file string, data []byte, files bool) (*Config, error) {
 	d, err := readDoc(data)
 	if err != nil {
 		var se *syntaxError
@@ -118,7 +126,7 @@ func Parse(file string, data []byte) (*Config, error) {
 	}
 
 	setDefaults(&c, d)
-	v := validator{file: file, d: d}
+	v := validator{file: file, d: d, files: files}
 	v.validate(&c)
 	errs = append(errs, v.errs...)
 	if len(errs) > 0 {
@@ -232,4 +240,6 @@ func setDefaults(c *Config, d *doc) {
 	dur("usage.sync.interval", &c.Usage.Sync.Interval, 15*time.Minute)
 
 	list("operators.enabled", &c.Operators.Enabled, operators.BuiltinIDs())
+
+	str("remote.host_key", &c.Remote.HostKey, "/var/lib/borne/ssh_host_ed25519_key")
 }

@@ -1,8 +1,11 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -37,9 +40,10 @@ var (
 // validator checks a decoded Config and collects every problem with its
 // position in the file.
 type validator struct {
-	file string
-	d    *doc
-	errs Errors
+	file  string
+	d     *doc
+	errs  Errors
+	files bool // check the files the config names (Load, not Parse)
 
 	loc       *time.Location
 	stopHours [][]operators.Range
@@ -71,6 +75,7 @@ func (v *validator) validate(c *Config) {
 	v.hardware(&c.Hardware)
 	v.usage(c)
 	v.operators(c)
+	v.remote(c)
 }
 
 // noNUL rejects NUL characters in every string of the config: nothing can
@@ -338,8 +343,39 @@ func (v *validator) usage(c *Config) {
 	}
 	if u.Sync.TokenFile != "" {
 		v.absPath("usage.sync.token_file", u.Sync.TokenFile, demo, "/etc/borne/sync.token")
+		if v.files {
+			v.tokenFile("usage.sync.token_file", u.Sync.TokenFile)
+		}
+	}
+	if u.MetricsFile != "" && !strings.HasSuffix(u.MetricsFile, ".prom") {
+		v.fail("usage.metrics_file", "%q must end in .prom: the node exporter's textfile collector reads only those", u.MetricsFile)
 	}
 	v.atLeast("usage.sync.interval", u.Sync.Interval, time.Minute)
+}
+
+// tokenFile checks the file holding the collector's token: it must be
+// there, and not readable by every user of the kiosk, since whoever has it
+// can send events in the kiosk's name.
+func (v *validator) tokenFile(path, p string) {
+	fi, err := os.Stat(p)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		v.fail(path, "%q does not exist: put the collector's token in it, readable by the kiosk's user only (chmod 600)", p)
+	case err != nil:
+		v.fail(path, "%q cannot be checked: %v", p, pathReason(err))
+	case !fi.Mode().IsRegular():
+		v.fail(path, "%q is not a regular file", p)
+	case fi.Mode().Perm()&0o004 != 0:
+		v.fail(path, "%q is readable by every user (mode %04o): make it readable by the kiosk's user only (chmod 600)", p, fi.Mode().Perm())
+	}
+}
+
+func pathReason(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
 }
 
 func (v *validator) operators(c *Config) {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +15,15 @@ import (
 var benchDir string // removed by TestMain
 
 func TestMain(m *testing.M) {
+	// The test binary is also the child process of the crash tests.
+	switch os.Getenv("BORNE_USAGE_CHILD") {
+	case "holdlock":
+		holdLockMode(os.Getenv("BORNE_USAGE_DB"))
+		os.Exit(0)
+	case "writer":
+		writerMode(os.Getenv("BORNE_USAGE_DB"))
+		os.Exit(0)
+	}
 	code := m.Run()
 	if benchDir != "" {
 		os.RemoveAll(benchDir)
@@ -136,6 +146,113 @@ func BenchmarkExport1M(b *testing.B) {
 			}
 			b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/export")
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/bigRows, "ns/event")
+		})
+	}
+}
+
+// BenchmarkRecordLatency reports the spread of durable Record calls, the
+// figure a citizen's touch waits on: p50 and p99 in microseconds.
+func BenchmarkRecordLatency(b *testing.B) {
+	for _, c := range []struct {
+		name   string
+		record func(b *testing.B) func(Event) error
+	}{
+		{"store", func(b *testing.B) func(Event) error {
+			s, _ := openTest(b)
+			s.SetStamp("loiret-gien", func(time.Time) string { return "Gien" })
+			return func(e Event) error { _, err := s.Record(bg, e); return err }
+		}},
+		// As the shell records: through the Buffer, which waits for the
+		// write when the log works.
+		{"buffer", func(b *testing.B) func(Event) error {
+			path := filepath.Join(b.TempDir(), "usage.db")
+			buf := NewBuffer(func() (*Store, error) { return Open(path) }, BufferOptions{})
+			buf.SetStamp("loiret-gien", func(time.Time) string { return "Gien" })
+			b.Cleanup(func() { buf.Close() })
+			if _, err := buf.Store(bg); err != nil {
+				b.Fatal(err)
+			}
+			return func(e Event) error {
+				got, err := buf.Record(bg, e)
+				if err == nil && got.Seq == 0 {
+					err = fmt.Errorf("event kept in memory: %v", buf.Health().Err)
+				}
+				return err
+			}
+		}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			record := c.record(b)
+			e := Event{Kind: KindSessionEnded, Operator: "caf", Outcome: OutcomeCompleted, DurationMS: 734000}
+			lat := make([]time.Duration, 0, b.N)
+			b.ResetTimer()
+			for range b.N {
+				start := time.Now()
+				if err := record(e); err != nil {
+					b.Fatal(err)
+				}
+				lat = append(lat, time.Since(start))
+			}
+			b.StopTimer()
+			slices.Sort(lat)
+			b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+		})
+	}
+}
+
+// BenchmarkSync100k sends 100,000 events to a collector on this machine
+// that keeps each id once: 100 batches, each a POST and a durable cursor
+// update.
+func BenchmarkSync100k(b *testing.B) {
+	const n = 100_000
+	s, _ := openTest(b)
+	bulkLoad(b, s, n, monthStart, time.Minute)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		if _, err := s.w.Exec(`DELETE FROM meta WHERE key = ?`, metaSyncCursor); err != nil {
+			b.Fatal(err)
+		}
+		c := newCollector(b)
+		c.check = false
+		o := c.options()
+		b.StartTimer()
+		res, err := s.Sync(bg, o)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		if stored, _, _ := c.counts(); res.Events != n || stored != n {
+			b.Fatalf("sent %d, stored %d", res.Events, stored)
+		}
+		b.StartTimer()
+	}
+	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/sync")
+}
+
+// BenchmarkStatsYear counts a year of a busy kiosk (200,000 events) by day
+// and by month in the site's time zone.
+func BenchmarkStatsYear(b *testing.B) {
+	const n = 200_000
+	s, _ := openTest(b)
+	bulkLoad(b, s, n, time.Date(2026, 1, 1, 7, 0, 0, 0, time.UTC), 365*24*time.Hour/n)
+	loc := paris(b)
+	sessions := (n + 4) / 6 // bulkLoad's second kind of six
+	for _, by := range []string{ByDay, ByMonth} {
+		b.Run(by, func(b *testing.B) {
+			b.ReportAllocs()
+			for range b.N {
+				st, err := s.Stats(bg, StatsOptions{Location: loc, By: by})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if st.Total.Sessions != sessions {
+					b.Fatalf("sessions %d", st.Total.Sessions)
+				}
+			}
+			b.ReportMetric(b.Elapsed().Seconds()*1000/float64(b.N), "ms/stats")
 		})
 	}
 }

@@ -17,6 +17,10 @@ import (
 // not go into the log (unknown kind, a detail key outside the allow-list…).
 var ErrInvalid = errors.New("invalid usage event")
 
+// errAlreadyRecorded is an ErrInvalid that tells a Buffer writing an
+// event again that the first write did reach the disk.
+var errAlreadyRecorded = fmt.Errorf("%w", ErrInvalid)
+
 // TimeFormat is how At is stored and exported: RFC 3339, UTC, seconds.
 const TimeFormat = "2006-01-02T15:04:05Z"
 
@@ -112,7 +116,7 @@ func (s *Store) Record(ctx context.Context, e Event) (Event, error) {
 		}
 		var se sqlite3.Error
 		if errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintUnique {
-			return e, fmt.Errorf("usage log %s: an event with id %s is already recorded: %w", s.path, e.ID, ErrInvalid)
+			return e, fmt.Errorf("usage log %s: an event with id %s is already recorded: %w", s.path, e.ID, errAlreadyRecorded)
 		}
 		return e, s.describe("recording a "+e.Kind+" event", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
@@ -33,7 +34,10 @@ var migrationFiles fs.FS = embeddedMigrations
 // event is on disk when Record returns, BEGIN IMMEDIATE so that a write
 // transaction takes the lock up front instead of failing half-way.
 const (
-	writerParams = "_journal_mode=WAL&_synchronous=FULL&_busy_timeout=5000&_foreign_keys=on&_txlock=immediate"
+	// Incremental auto-vacuum lets the daily purge give space back to the
+	// disk in small steps instead of rewriting the whole file; it only
+	// takes effect on a new file (Purge converts an older one once).
+	writerParams = "_journal_mode=WAL&_synchronous=FULL&_busy_timeout=5000&_foreign_keys=on&_txlock=immediate&_auto_vacuum=incremental"
 	// Readers open the file read-only and cannot write even by mistake; in
 	// WAL mode they read a snapshot while the writer goes on.
 	readerParams = "mode=ro&_query_only=1&_busy_timeout=5000"
@@ -64,6 +68,37 @@ type Store struct {
 // needed, and brings its schema up to date. A log written by a newer borne
 // is refused.
 func Open(path string) (*Store, error) {
+	s, err := open(path)
+	if err != nil && !errors.Is(err, syscall.EROFS) {
+		// SQLite says "unable to open database file" when it cannot make
+		// its -wal and -shm files: name the real cause.
+		if abs, aerr := filepath.Abs(path); aerr == nil && readOnlyFS(filepath.Dir(abs)) {
+			err = fmt.Errorf("usage log %s: the disk is mounted read-only (%w)", path, syscall.EROFS)
+		}
+	}
+	return s, err
+}
+
+// readOnlyFS reports whether the file system holding dir, or its closest
+// existing parent, is mounted read-only.
+func readOnlyFS(dir string) bool {
+	for {
+		var st syscall.Statfs_t
+		if err := syscall.Statfs(dir, &st); err == nil {
+			return st.Flags&stRdonly != 0
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return false
+		}
+		dir = parent
+	}
+}
+
+// stRdonly is ST_RDONLY, the read-only flag of statfs.
+const stRdonly = 1
+
+func open(path string) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("usage log: no database file given (set usage.database or --db)")
 	}
@@ -73,14 +108,14 @@ func Open(path string) (*Store, error) {
 	}
 	dir := filepath.Dir(abs)
 	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, fmt.Errorf("usage log %s: cannot create the folder %s: %v", path, dir, pathErrText(err))
+		return nil, fmt.Errorf("usage log %s: cannot create the folder %s: %w", path, dir, pathErr(err))
 	}
 	// Create the file ourselves so that it is not world-readable; SQLite
 	// gives its -wal and -shm files the same mode.
 	if f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o640); err == nil {
 		f.Close()
 	} else if !errors.Is(err, fs.ErrExist) {
-		return nil, fmt.Errorf("usage log %s: %v (check the folder is writable by the kiosk user)", path, pathErrText(err))
+		return nil, fmt.Errorf("usage log %s: %w (check the folder is writable by the kiosk user)", path, pathErr(err))
 	} else if fi, err := os.Stat(abs); err == nil && fi.IsDir() {
 		return nil, fmt.Errorf("usage log %s: is a folder, not a database file (check usage.database or --db)", path)
 	}
@@ -326,6 +361,16 @@ func describe(path, doing string, err error) error {
 		hint = " (the disk reported an error)"
 	}
 	return fmt.Errorf("%s%w%s", prefix, err, hint)
+}
+
+// pathErr is the reason of a file system error without the path, which
+// the caller already names, still wrapped for errors.Is.
+func pathErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // pathErrText is the reason of a file system error without the path,

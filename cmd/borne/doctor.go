@@ -33,6 +33,7 @@ func (e env) doctorCmd(args []string) error {
 	if err != nil {
 		return fmt.Errorf("doctor: %w", err)
 	}
+	checks = append(checks, usageChecks(ctx, cfg)...) // jobs.go
 	return reportChecks(e.stdout, checks)
 }
 

@@ -59,7 +59,7 @@ func TestDoctorCommand(t *testing.T) {
 		}
 		names = append(names, strings.Fields(l)[1])
 	}
-	if got := strings.Join(names, " "); got != "systemd logind backlight camera cups printer" {
+	if got := strings.Join(names, " "); got != "systemd logind backlight camera cups printer usage" {
 		t.Errorf("lines for %s", got)
 	}
 	for _, want := range []string{

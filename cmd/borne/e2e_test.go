@@ -93,6 +93,22 @@ func (tm *term) waitFor(text string) string {
 	}
 }
 
+// waitUntil waits until the screen satisfies ok.
+func (tm *term) waitUntil(what string, ok func(string) bool) {
+	tm.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s := tm.screen()
+		if ok(s) {
+			return
+		}
+		if time.Now().After(deadline) {
+			tm.t.Fatalf("never %s:\n%s", what, s)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // tapText touches the middle of the first place the screen shows text.
 func (tm *term) tapText(text string) {
 	tm.t.Helper()
@@ -352,4 +368,115 @@ func TestE2EMaintenanceOutOfServiceAndBack(t *testing.T) {
 	if got := strings.Join(kinds, " "); got != want {
 		t.Fatalf("events: %s\nwant:   %s", got, want)
 	}
+}
+
+// writeConfig is testConfig with more lines for [kiosk] and more operators.
+func writeConfig(t *testing.T, kiosk, operators string) (cfg, db string) {
+	t.Helper()
+	cfg, db = testConfig(t)
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := strings.Replace(string(b), "[hardware]", "[kiosk]\n"+kiosk+"\n\n[hardware]", 1) + operators
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cfg, db
+}
+
+func TestE2EIdleResetForgetsTheLastPerson(t *testing.T) {
+	cfg, db := writeConfig(t, `idle_reset = "10s"`, "")
+	tm := startTerm(t, 100, 30, "run", "--config", cfg)
+	tm.tapText("English")
+	tm.tapText("Appel d'essai") // no English name in this config: French shows
+	tm.waitFor("They can help you with:")
+	time.Sleep(11 * time.Second) // nobody touches the kiosk
+	s := tm.waitFor("Touchez le service que vous voulez appeler")
+	if strings.Contains(s, "They can help you with:") {
+		t.Fatalf("the last person's screen is still there:\n%s", s)
+	}
+	tm.signal(syscall.SIGTERM)
+	tm.exitStatus()
+	found := false
+	for _, e := range exportEvents(t, db) {
+		found = found || e["kind"] == "idle_reset"
+	}
+	if !found {
+		t.Fatal("idle_reset not recorded")
+	}
+}
+
+func TestE2EClosedOperatorCannotBeCalled(t *testing.T) {
+	paris, _ := time.LoadLocation("Europe/Paris")
+	today := time.Now().In(paris)
+	closed := fmt.Sprintf(`
+[[operators.custom]]
+id = "ferme"
+name = "Service fermé"
+summary = "Fermé aujourd'hui"
+phone = "01 23 45 67 89"
+hours = ["mon-sun 00:00-24:00"]
+open_on_holidays = true
+closed = [%q, %q]
+launch = ["/bin/true"]
+`, today.Format("2006-01-02"), today.AddDate(0, 0, 1).Format("2006-01-02"))
+	cfg, db := writeConfig(t, "", closed)
+	tm := startTerm(t, 100, 30, "run", "--config", cfg)
+	tm.tapText("Service fermé")
+	s := tm.waitFor("Imprimer ses coordonnées")
+	if !strings.Contains(s, "Fermé · ouvre") {
+		t.Fatalf("the closed operator does not say when it opens:\n%s", s)
+	}
+	tm.tapText("Appeler")
+	time.Sleep(300 * time.Millisecond)
+	if s := tm.screen(); strings.Contains(s, "Connexion") || strings.Contains(s, "Terminer l'appel") {
+		t.Fatalf("a closed operator was called:\n%s", s)
+	}
+	tm.tapText("Imprimer ses coordonnées")
+	tm.waitFor("Prenez votre document")
+	tm.signal(syscall.SIGTERM)
+	tm.exitStatus()
+	var kinds []string
+	for _, e := range exportEvents(t, db) {
+		kinds = append(kinds, e["kind"].(string))
+	}
+	if got := strings.Join(kinds, " "); strings.Contains(got, "session_started") || !strings.Contains(got, "print_job") {
+		t.Fatalf("events: %s", got)
+	}
+}
+
+// A stranger guessing PINs gains nothing by pulling the plug: the count
+// and the lock-out are on disk before each check.
+func TestE2ELockoutSurvivesKill9(t *testing.T) {
+	cfg, _ := testConfig(t)
+	tm := startTerm(t, 100, 30, "run", "--config", cfg)
+	tm.waitFor("Appel d'essai")
+	tm.tmux("send-keys", "-t", "k", "F12")
+	tm.waitFor("Maintenance — entrez le code")
+	for i := range 5 {
+		tm.tmux("send-keys", "-t", "k", "-l", fmt.Sprintf("13579%d", i))
+		tm.waitFor("● ● ● ● ● ●")
+		tm.tmux("send-keys", "-t", "k", "Enter")
+		// Checked: the dots are empty again and nothing is being checked.
+		tm.waitUntil("the PIN checked", func(s string) bool {
+			return strings.Contains(s, "○ ○ ○ ○ ○ ○") && !strings.Contains(s, "Vérification")
+		})
+	}
+	tm.waitFor("Trop d'essais. Réessayez dans")
+	tm.signal(syscall.SIGKILL)
+	tm.exitStatus()
+
+	again := startTerm(t, 100, 30, "run", "--config", cfg)
+	again.waitFor("Appel d'essai")
+	again.tmux("send-keys", "-t", "k", "F12")
+	again.waitFor("Trop d'essais. Réessayez dans")
+	again.tmux("send-keys", "-t", "k", "-l", "246810")
+	again.tmux("send-keys", "-t", "k", "Enter")
+	time.Sleep(300 * time.Millisecond)
+	if s := again.screen(); strings.Contains(s, "Verrouiller") {
+		t.Fatalf("the right PIN opened maintenance during the lock-out:\n%s", s)
+	}
+	again.signal(syscall.SIGTERM)
+	again.exitStatus()
 }

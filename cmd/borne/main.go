@@ -52,6 +52,10 @@ const helpText = `borne — the kiosk shell of the public-service video kiosks
   borne config example                       print a commented example config
   borne pin hash                             read a PIN on stdin, print its hash
   borne logs export [--db FILE] [--format ndjson|csv] [--since-seq N] [--out FILE]
+  borne logs stats [--db FILE] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--format table|csv|json] [--by day|month]
+  borne logs sync [--config FILE] [--once]   send the log to the collector
+  borne logs purge [--config FILE]           delete events past usage.retention that left the kiosk
+  borne doctor [--config FILE]               one line per service and device: ok, degraded or missing
   borne version
 `
 
@@ -67,6 +71,9 @@ func (e env) main(args []string) int {
 		return exitUsage
 	}
 	fmt.Fprintln(e.stderr, "borne: "+err.Error())
+	if errors.Is(err, errCrash) {
+		return exitCrash
+	}
 	var ue usageError
 	if errors.As(err, &ue) {
 		return exitUsage
@@ -90,6 +97,8 @@ func (e env) dispatch(args []string) error {
 		return e.pinCmd(rest)
 	case "logs":
 		return e.logsCmd(rest)
+	case "doctor":
+		return e.doctorCmd(rest)
 	case "version":
 		fmt.Fprintf(e.stdout, "borne %s\n", Version)
 		return nil

@@ -31,10 +31,7 @@ func maintenance(cfg *config.Config, rec *lazyStore) tui.Maintenance {
 		Export: func(ctx context.Context) (string, error) {
 			return exportToKey(ctx, cfg, mountPoints())
 		},
-		LogHealth: func(ctx context.Context) error {
-			_, err := rec.wait(ctx)
-			return err
-		},
+		LogHealth: rec.health,
 	}
 	if hash := cfg.Maintenance.PinHash; hash != "" {
 		m.Unlock = func(ctx context.Context, pin string) (usage.Attempt, error) {
@@ -92,7 +89,9 @@ func exportToKey(ctx context.Context, cfg *config.Config, mounts []string) (stri
 	var last error
 	for _, mp := range mounts {
 		out := filepath.Join(mp, name)
-		sum, digest, err := exportAtomic(ctx, cfg.Usage.Database, out, usage.ExportOptions{Format: "ndjson"})
+		// A failure to note the export only keeps its events from the
+		// purge longer: the key holds a good file all the same.
+		sum, digest, _, err := exportAtomic(ctx, cfg.Usage.Database, out, usage.ExportOptions{Format: "ndjson"})
 		if err == nil {
 			return fmt.Sprintf("%d events (seq %d to %d) in %s, sha256 %.12s…", sum.Events, sum.FirstSeq, sum.LastSeq, out, digest), nil
 		}

@@ -8,7 +8,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
-	"sync"
 	"syscall"
 	"time"
 
@@ -72,154 +71,115 @@ func (e env) demoCmd(args []string) error {
 }
 
 // shell runs the kiosk until SIGTERM. The first frame comes before any
-// slow work: the usage log opens beside it.
-func (e env) shell(cfg *config.Config) error {
-	logger := slog.New(slog.NewTextHandler(e.stderrLog(), nil))
+// slow work: the usage log opens beside it. A panic anywhere ends it with
+// errCrash, the terminal restored and the stack in the log (crash.go).
+func (e env) shell(cfg *config.Config) (err error) {
+	sink := e.logSink()
+	logger := slog.New(slog.NewTextHandler(sink, nil))
+	g := newGuard(sink, logger)
+	crashes := crashFileFor(cfg.Usage.Database, logger)
+	recent := crashes.start(time.Now())
+	defer func() { crashes.end(time.Now(), err) }()
+	defer g.catch(&err) // first of the two: end must see the crash
 	ops, err := cfg.ResolveOperators()
 	if err != nil {
 		return badConfig{err}
 	}
-	hwset, err := hardware(cfg)
-	if err != nil {
+	hwset, err := hardware(cfg, logger)
+	if err != nil && len(recent) < crashLimit {
 		return err
+	} else if err != nil {
+		logger.Error("hardware unavailable: the safe screen runs without it", "err", err)
+		hwset = noHardware()
 	}
 	defer hwset.Close()
-	rec := openLater(cfg.Usage.Database, logger)
+	rec := openLater(cfg.Usage.Database, logger, g)
 	defer rec.Close()
-
-	model := tui.New(tui.Deps{Config: cfg, Operators: ops, HW: hwset, Log: rec, Logger: logger,
-		Maint: maintenance(cfg, rec)})
-	p := tea.NewProgram(model,
-		tea.WithFilter(tui.Filter),
-		tea.WithoutSignalHandler(),
-		tea.WithFPS(30),
-	)
-	stop := handleSignals(p)
-	defer stop()
-	go forwardChanges(hwset.Changes, p)
 
 	stamp := func(kind string) usage.Event {
 		now := time.Now()
 		return usage.Event{Kind: kind, At: now, Site: cfg.Site.ID, Place: cfg.PlaceAt(now)}
 	}
 	started := make(chan struct{})
-	go func() { rec.record(stamp(usage.KindShellStarted)); close(started) }()
+	sup := newSupervisor(e, g, logger, recent, func(kind string, detail map[string]any) {
+		<-started
+		ev := stamp(kind)
+		ev.Detail = detail
+		rec.record(ev)
+	})
+	help, err := startRemote(cfg.Remote, logger, g)
+	if err != nil {
+		logger.Error("remote help unavailable", "err", err)
+	}
+	defer help.Close()
+
+	model := tui.New(tui.Deps{Config: cfg, Operators: ops, HW: hwset, Log: faultyRecorder(rec), Logger: logger,
+		Maint: maintenance(cfg, rec), Mirror: help.Mirror()})
+	p := tea.NewProgram(model,
+		tea.WithContext(g.ctx),
+		tea.WithFilter(sup.filter(tui.Filter)),
+		tea.WithoutSignalHandler(),
+		tea.WithFPS(15),
+	)
+	stop := handleSignals(p, g)
+	defer stop()
+	jobs := startJobs(cfg, rec, logger, g.goSafe) // sync, daily purge, metrics file (jobs.go)
+	defer jobs.Stop()
+	g.goSafe(func() { forwardChanges(hwset.Changes, p, jobs.device) })
+
+	g.goSafe(func() { defer close(started); rec.record(stamp(usage.KindShellStarted)) })
+	g.tap.install()
+	sup.start(p)
 	_, runErr := p.Run()
+	sup.wd.stopping()
+	runErr = g.after(runErr)
 	<-started // shell_stopped must follow shell_started in the log
 	rec.record(stamp(usage.KindShellStopped))
+	if runErr == errCrash {
+		return errCrash
+	}
 	if runErr != nil {
 		return fmt.Errorf("the shell stopped: %w", runErr)
 	}
 	return nil
 }
 
-// stderrLog is where the shell's own log goes while the terminal belongs to
-// the interface: the journal under systemd, or a file named by
-// $BORNE_LOG; never the citizen's screen.
-func (e env) stderrLog() *os.File {
-	if p := e.getenv("BORNE_LOG"); p != "" {
-		if f, err := os.OpenFile(p, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640); err == nil {
-			return f
-		}
-	}
-	if e.getenv("JOURNAL_STREAM") != "" {
-		return os.Stderr
-	}
-	f, _ := os.Open(os.DevNull)
-	return f
-}
-
-func hardware(cfg *config.Config) (hw.Hardware, error) {
+func hardware(cfg *config.Config, logger *slog.Logger) (hw.Hardware, error) {
 	switch cfg.Hardware.Backend {
 	case "sim":
 		dir := filepath.Join(filepath.Dir(cfg.Usage.Database), "print")
 		return sim.New(dir).Hardware(), nil
+	case "dbus":
+		return dbusHardware(context.Background(), cfg, logger)
 	}
 	return hw.Hardware{}, fmt.Errorf("hardware.backend %q: this build drives simulated hardware only (set backend = \"sim\")", cfg.Hardware.Backend)
 }
 
 // handleSignals keeps the terminal's signals from stopping the kiosk: only
 // SIGTERM (systemd stopping the unit) ends it, cleanly.
-func handleSignals(p *tea.Program) (stop func()) {
+func handleSignals(p *tea.Program, g *guard) (stop func()) {
 	signal.Ignore(syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGTSTP)
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, syscall.SIGTERM)
 	done := make(chan struct{})
-	go func() {
+	g.goSafe(func() {
 		select {
 		case <-ch:
 			p.Send(tui.StopMsg{})
 		case <-done:
 		}
-	}()
+	})
 	return func() { signal.Stop(ch); close(done) }
 }
 
-func forwardChanges(ch <-chan hw.Change, p *tea.Program) {
+// forwardChanges hands the hardware's changes to the interface, and to
+// tap (the metrics file's device states).
+func forwardChanges(ch <-chan hw.Change, p *tea.Program, tap func(hw.Change)) {
 	if ch == nil {
 		return
 	}
 	for c := range ch {
+		tap(c)
 		p.Send(c)
 	}
-}
-
-// lazyStore opens the usage log in the background; Record waits for it.
-type lazyStore struct {
-	ready chan struct{}
-	store *usage.Store
-	err   error
-	log   *slog.Logger
-	once  sync.Once
-}
-
-func openLater(path string, log *slog.Logger) *lazyStore {
-	l := &lazyStore{ready: make(chan struct{}), log: log}
-	go func() {
-		defer close(l.ready)
-		l.store, l.err = usage.Open(path)
-		if l.err != nil {
-			log.Error("usage log unavailable", "err", l.err)
-		}
-	}()
-	return l
-}
-
-func (l *lazyStore) Record(ctx context.Context, ev usage.Event) (usage.Event, error) {
-	select {
-	case <-l.ready:
-	case <-ctx.Done():
-		return ev, ctx.Err()
-	}
-	if l.err != nil {
-		return ev, l.err
-	}
-	return l.store.Record(ctx, ev)
-}
-
-// wait returns the store once it is open, or why it could not open.
-func (l *lazyStore) wait(ctx context.Context) (*usage.Store, error) {
-	select {
-	case <-l.ready:
-		return l.store, l.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
-func (l *lazyStore) record(ev usage.Event) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if _, err := l.Record(ctx, ev); err != nil {
-		l.log.Error("usage event not recorded", "kind", ev.Kind, "err", err)
-	}
-}
-
-func (l *lazyStore) Close() {
-	l.once.Do(func() {
-		<-l.ready
-		if l.store != nil {
-			l.store.Close()
-		}
-	})
 }
