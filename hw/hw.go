@@ -48,6 +48,13 @@ type Preflighter interface {
 	Preflight(ctx context.Context, op operators.Operator) error
 }
 
+// Resetter is implemented by Sessions back-ends that can stop every video
+// client they run, followed or not: maintenance's way out of a client that
+// hangs. No call is in progress while an agent is in maintenance.
+type Resetter interface {
+	Reset(ctx context.Context) error
+}
+
 // Session is one running video session.
 type Session interface {
 	// Done is closed-and-sent-once when the session ends for any reason.

@@ -113,5 +113,7 @@ func init() {
 		"printer.misconfigured":  "Printer out of order",
 		"printer.job-failed":     "",
 		"printer.job-canceled":   "Printing cancelled",
+		"maint.reset-client":     "Restart the video client",
+		"maint.client-reset":     "The video client is stopped: it starts again with the next call.",
 	})
 }

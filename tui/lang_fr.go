@@ -113,5 +113,7 @@ func init() {
 		"printer.misconfigured":  "Imprimante en panne",
 		"printer.job-failed":     "",
 		"printer.job-canceled":   "Impression annulée",
+		"maint.reset-client":     "Redémarrer le client vidéo",
+		"maint.client-reset":     "Le client vidéo est arrêté : il repartira au prochain appel.",
 	})
 }

@@ -81,6 +81,9 @@ func (m Model) menuButtons() []target {
 	if m.d.HW.Printer != nil {
 		ts = append(ts, target{id: "m:purge", lines: []string{m.t("maint.purge")}})
 	}
+	if _, ok := m.d.HW.Sessions.(hw.Resetter); ok {
+		ts = append(ts, target{id: "m:reset-client", lines: []string{m.t("maint.reset-client")}})
+	}
 	return append(ts, target{id: "m:restart", lines: []string{m.t("maint.restart")}})
 }
 
@@ -209,6 +212,9 @@ func (m Model) maintAction(id string) (Model, tea.Cmd) {
 	case id == "m:purge":
 		p := m.d.HW.Printer
 		return m, m.maintCmd(func(ctx context.Context) (string, error) { return m.t("maint.purged"), p.Purge(ctx) })
+	case id == "m:reset-client":
+		r := m.d.HW.Sessions.(hw.Resetter)
+		return m, m.maintCmd(func(ctx context.Context) (string, error) { return m.t("maint.client-reset"), r.Reset(ctx) })
 	case id == "m:restart":
 		m.quiting = true
 		return m, tea.Sequence(m.record(usage.Event{Kind: usage.KindMaintenanceLocked}), tea.Quit)

@@ -241,3 +241,17 @@ func TestRestartIsTheOnlyWayOut(t *testing.T) {
 		t.Fatal("restart does not quit")
 	}
 }
+
+func TestRestartTheVideoClient(t *testing.T) {
+	h := newHarness(t, 100, 30)
+	stuck, err := h.mach.Hardware().Sessions.Start(t.Context(), h.m.ops[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.unlock()
+	h.tap("m:reset-client")
+	h.until("client reset", func(m Model) bool { return strings.Contains(m.maintMsg, "Le client vidéo est arrêté") })
+	if !stuck.(interface{ Ended() bool }).Ended() {
+		t.Fatal("the hung client still runs")
+	}
+}

@@ -159,6 +159,14 @@ func (s sessions) Preflight(ctx context.Context, op operators.Operator) error {
 	return ctx.Err()
 }
 
+// Reset implements hw.Resetter: every session still running ends.
+func (s sessions) Reset(ctx context.Context) error {
+	for _, ss := range s.m.Sessions() {
+		ss.finish(nil)
+	}
+	return ctx.Err()
+}
+
 // Session is a simulated video session: it runs until End or Hangup.
 type Session struct {
 	Operator string

@@ -206,6 +206,35 @@ func (m *Manager) sd() (*sd.Conn, error) {
 	return m.conn, nil
 }
 
+// Reset stops every borne-call unit the user manager runs, as a leftover
+// is stopped at start-up: a client that hangs is gone, and the next call
+// starts a fresh one.
+func (m *Manager) Reset(ctx context.Context) error {
+	c, err := m.sd()
+	if err != nil {
+		return err
+	}
+	units, err := c.ListUnitsByPatternsContext(ctx, nil, []string{unitPattern})
+	if err != nil {
+		return fmt.Errorf("the systemd user manager cannot list units: %v", err)
+	}
+	for _, u := range units {
+		switch u.ActiveState {
+		case "inactive":
+		case "failed":
+			if err := c.ResetFailedUnitContext(ctx, u.Name); err != nil {
+				return fmt.Errorf("video client %s not cleared: %v", u.Name, err)
+			}
+		default:
+			if _, err := c.StopUnitContext(ctx, u.Name, "replace", nil); err != nil {
+				return fmt.Errorf("video client %s not stopped: %v", u.Name, err)
+			}
+			m.killLater(u.Name)
+		}
+	}
+	return nil
+}
+
 // up runs each time the manager is (again) on the bus: subscribe, so it
 // sends JobRemoved and PropertiesChanged; take stock of the borne-call
 // units it runs.

@@ -3,6 +3,7 @@ package systemd_test
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"reflect"
 	"runtime"
 	"strings"
@@ -280,6 +281,12 @@ func TestEndKillsLingeringClient(t *testing.T) {
 	r := newRig(t, true)
 	m := r.start(t)
 	s := startCall(t, m, r.op("caf"))
+	// The client must have set its trap before SIGTERM comes, or the
+	// shell it runs in dies of it.
+	dbustest.Eventually(t, 3*time.Second, "client ready", func() bool {
+		ready, _ := filepath.Glob(filepath.Join(filepath.Dir(r.client), "ready-*"))
+		return len(ready) > 0
+	})
 	start := time.Now()
 	end(t, s)
 	if e := waitDone(t, s, time.Second); e.Err != nil {
@@ -474,5 +481,28 @@ func BenchmarkSession(b *testing.B) {
 			b.Fatal(err)
 		}
 		<-s.Done()
+	}
+}
+
+// Maintenance's "restart the video client" stops every borne-call unit and
+// nothing else.
+func TestReset(t *testing.T) {
+	r := newRig(t, false)
+	m := r.start(t)
+	if err := r.fake.AddUnit("borne-call-caf-9.service", r.client); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.fake.AddUnit("foot-server.service", r.client); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Reset(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	dbustest.Eventually(t, 3*time.Second, "hung client still there", func() bool {
+		_, ok := r.fake.Lookup("borne-call-caf-9.service")
+		return !ok
+	})
+	if _, ok := r.fake.Lookup("foot-server.service"); !ok {
+		t.Error("an unrelated unit was stopped")
 	}
 }
