@@ -719,3 +719,26 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestForms(t *testing.T) {
+	base := "[site]\nid = \"t\"\nname = \"T\"\nplace = \"Gien\"\nhelp_phone = \"02\"\n[hardware]\nbackend = \"sim\"\n[[operators.custom]]\nid = \"caf\"\n"
+	c, err := Parse("f.toml", []byte(base+"forms = [{ title = \"RSA\", file = \"/srv/rsa.pdf\" }]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops, err := c.ResolveOperators()
+	if err != nil || len(ops[0].Forms) != 1 || ops[0].Forms[0].Title != "RSA" {
+		t.Fatalf("forms: %+v %v", ops[0].Forms, err)
+	}
+	for _, bad := range []struct{ line, want string }{
+		{"forms = [{ title = \"RSA\", file = \"rsa.pdf\" }]", "f.toml:10:34: "},
+		{"forms = [{ file = \"/srv/rsa.pdf\" }]", "title"},
+		{"forms = [{ title = \"RSA\" }]", "file"},
+		{"forms = [{ title = \"RSA\", file = \"/srv/rsa.pdf\", pages = 2 }]", "pages"},
+	} {
+		_, err := Parse("f.toml", []byte(base+bad.line+"\n"))
+		if err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%s: %v", bad.line, err)
+		}
+	}
+}

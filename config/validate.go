@@ -408,6 +408,15 @@ func (v *validator) operators(c *Config) {
 				v.fail(path+".closed["+strconv.Itoa(j)+"]", "%q is not a closing date: %v", d, err)
 			}
 		}
+		for j, f := range sp.Forms {
+			fp := path + ".forms[" + strconv.Itoa(j) + "]"
+			v.text(fp+".title", f.Title, true, `(the words on its button, like "Demande de RSA")`)
+			if f.File == "" {
+				v.missing(fp+".file", `(the PDF to print, like "/var/lib/borne/forms/rsa.pdf")`)
+			} else {
+				v.absPath(fp+".file", f.File, false, "/var/lib/borne/forms/rsa.pdf")
+			}
+		}
 		if len(sp.Launch) > 0 && !filepath.IsAbs(sp.Launch[0]) {
 			v.fail(path+".launch[0]", "%q must be an absolute path to a program, like \"/usr/bin/chromium\"", sp.Launch[0])
 		}

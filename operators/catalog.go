@@ -84,6 +84,7 @@ func cloneSpec(s Spec) Spec {
 	s.Hours = slices.Clone(s.Hours)
 	s.Closed = slices.Clone(s.Closed)
 	s.Launch = slices.Clone(s.Launch)
+	s.Forms = slices.Clone(s.Forms)
 	if s.Translations != nil {
 		tr := make(map[string]Text, len(s.Translations))
 		for l, t := range s.Translations {
@@ -192,6 +193,9 @@ func mergeSpec(base, over Spec) Spec {
 	list(&base.Hours, over.Hours)
 	list(&base.Closed, over.Closed)
 	list(&base.Launch, over.Launch)
+	if len(over.Forms) > 0 {
+		base.Forms = slices.Clone(over.Forms)
+	}
 	base.OpenOnHolidays = base.OpenOnHolidays || over.OpenOnHolidays
 	if len(over.Translations) > 0 {
 		tr := maps.Clone(base.Translations)

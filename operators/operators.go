@@ -42,7 +42,14 @@ type Spec struct {
 	Launch    []string `toml:"launch"`
 	// OpenOnHolidays keeps the weekly hours on French public holidays.
 	OpenOnHolidays bool            `toml:"open_on_holidays"`
+	Forms          []Form          `toml:"forms"`
 	Translations   map[string]Text `toml:"translations"`
+}
+
+// Form is a PDF form a site stocks for an operator, printed as it is.
+type Form struct {
+	Title string `toml:"title"` // the button's words, like "Demande de RSA"
+	File  string `toml:"file"`  // absolute path of the PDF
 }
 
 // Operator is a resolved, ready-to-use operator.
@@ -52,6 +59,7 @@ type Operator struct {
 	Website string
 	Launch  []string
 	Hours   Schedule
+	Forms   []Form
 	texts   map[string]Text // "fr" always present
 }
 
@@ -95,10 +103,15 @@ func New(s Spec, loc *time.Location) (Operator, error) {
 	if len(s.Launch) > 0 {
 		launch = append([]string(nil), s.Launch...)
 	}
+	forms := make([]Form, 0, len(s.Forms))
+	for _, f := range s.Forms {
+		forms = append(forms, Form{Title: cleanLine(f.Title), File: f.File})
+	}
 	return Operator{
 		ID:      s.ID,
 		Phone:   cleanLine(s.Phone),
 		Website: cleanLine(s.Website),
+		Forms:   forms,
 		Launch:  launch,
 		Hours:   hours,
 		texts:   texts,

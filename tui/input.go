@@ -169,6 +169,9 @@ func (m Model) activate(t target, cmd tea.Cmd) (tea.Model, tea.Cmd) {
 		m, next = m.pinKey(strings.TrimPrefix(id, "pin:"))
 	case strings.HasPrefix(id, "m:"), strings.HasPrefix(id, "t:"), strings.HasPrefix(id, "oos:"):
 		m, next = m.maintAction(id)
+	case strings.HasPrefix(id, "form:"):
+		i, _ := strconv.Atoi(strings.TrimPrefix(id, "form:"))
+		m, next = m.printForm(i)
 	case strings.HasPrefix(id, "op:"):
 		i, _ := strconv.Atoi(strings.TrimPrefix(id, "op:"))
 		m, next = m.openOperator(i)

@@ -115,5 +115,8 @@ func init() {
 		"printer.job-canceled":   "Printing cancelled",
 		"maint.reset-client":     "Restart the video client",
 		"maint.client-reset":     "The video client is stopped: it starts again with the next call.",
+		"print.form":             "Print: %s",
+		"maint.printer":          "Restart the printer",
+		"maint.printer-done":     "Printer restarted, %d job(s) resumed.",
 	})
 }

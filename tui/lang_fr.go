@@ -115,5 +115,8 @@ func init() {
 		"printer.job-canceled":   "Impression annulée",
 		"maint.reset-client":     "Redémarrer le client vidéo",
 		"maint.client-reset":     "Le client vidéo est arrêté : il repartira au prochain appel.",
+		"print.form":             "Imprimer : %s",
+		"maint.printer":          "Relancer l'imprimante",
+		"maint.printer-done":     "Imprimante relancée, %d impression(s) reprise(s).",
 	})
 }

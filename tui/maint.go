@@ -81,6 +81,9 @@ func (m Model) menuButtons() []target {
 	if m.d.HW.Printer != nil {
 		ts = append(ts, target{id: "m:purge", lines: []string{m.t("maint.purge")}})
 	}
+	if _, ok := m.d.HW.Printer.(hw.PrintQueue); ok {
+		ts = append(ts, target{id: "m:printer", lines: []string{m.t("maint.printer")}})
+	}
 	if _, ok := m.d.HW.Sessions.(hw.Resetter); ok {
 		ts = append(ts, target{id: "m:reset-client", lines: []string{m.t("maint.reset-client")}})
 	}
@@ -212,6 +215,13 @@ func (m Model) maintAction(id string) (Model, tea.Cmd) {
 	case id == "m:purge":
 		p := m.d.HW.Printer
 		return m, m.maintCmd(func(ctx context.Context) (string, error) { return m.t("maint.purged"), p.Purge(ctx) })
+	case id == "m:printer":
+		q := m.d.HW.Printer.(hw.PrintQueue)
+		done := m.t("maint.printer-done")
+		return m, m.maintCmd(func(ctx context.Context) (string, error) {
+			n, err := restartPrinter(ctx, q)
+			return fmt.Sprintf(done, n), err
+		})
 	case id == "m:reset-client":
 		r := m.d.HW.Sessions.(hw.Resetter)
 		return m, m.maintCmd(func(ctx context.Context) (string, error) { return m.t("maint.client-reset"), r.Reset(ctx) })
@@ -396,6 +406,28 @@ func (m Model) typeMessage(k tea.KeyPressMsg) (Model, bool) {
 		return m, true
 	}
 	return m, false
+}
+
+// restartPrinter enables the queue again and retries every job that
+// stopped or failed, so that nothing a citizen asked for is lost silently.
+func restartPrinter(ctx context.Context, q hw.PrintQueue) (int, error) {
+	if err := q.Enable(ctx); err != nil {
+		return 0, err
+	}
+	jobs, err := q.Jobs(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, j := range jobs {
+		if j.State == "processing-stopped" || j.State == "aborted" {
+			if err := q.Retry(ctx, j.ID); err != nil {
+				return n, err
+			}
+			n++
+		}
+	}
+	return n, nil
 }
 
 // shellChecks are the status lines the shell can tell by itself.

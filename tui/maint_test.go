@@ -1,13 +1,20 @@
 package tui
 
 import (
+	"bytes"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/loiret/borne/config"
+	"github.com/loiret/borne/hw"
+	"github.com/loiret/borne/hw/printdoc"
+	"github.com/loiret/borne/operators"
 	"github.com/loiret/borne/usage"
 )
 
@@ -253,5 +260,44 @@ func TestRestartTheVideoClient(t *testing.T) {
 	h.until("client reset", func(m Model) bool { return strings.Contains(m.maintMsg, "Le client vidéo est arrêté") })
 	if !stuck.(interface{ Ended() bool }).Ended() {
 		t.Fatal("the hung client still runs")
+	}
+}
+
+func TestFormsAndAStuckJobRestarted(t *testing.T) {
+	pdf, err := printdoc.Render(hw.Document{Kind: "test", Title: "Demande de RSA"}, tuesday)
+	if err != nil {
+		t.Fatal(err)
+	}
+	form := filepath.Join(t.TempDir(), "rsa.pdf")
+	if err := os.WriteFile(form, pdf.Data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h := newHarnessCfg(t, 100, 30, tuesday, func(c *config.Config) {
+		c.Operators.Custom = append(c.Operators.Custom, operators.Spec{ID: "caf",
+			Forms: []operators.Form{{Title: "Demande de RSA", File: form}}})
+	})
+	h.mach.SetStall(true) // the printer holds the job
+	h.tap("op:0")
+	b, ok := h.target("form:0")
+	if !ok || !strings.Contains(strings.Join(b.lines, ""), "Imprimer : Demande de RSA") {
+		t.Fatalf("form button: %+v %v", b, ok)
+	}
+	h.tap("form:0")
+	if h.m.notice != "print.busy" {
+		t.Fatalf("notice %q", h.m.notice)
+	}
+	h.unlock()
+	h.tap("m:printer")
+	h.until("printer restarted", func(m Model) bool { return strings.Contains(m.maintMsg, "Imprimante relancée") })
+	h.until("job printed", func(Model) bool {
+		e, ok := h.log.last(usage.KindPrintJob)
+		return ok && e.Outcome == usage.OutcomePrinted && e.Operator == "caf"
+	})
+	files, _ := filepath.Glob(filepath.Join(h.printDir, "job-*-form.pdf"))
+	if len(files) != 1 {
+		t.Fatalf("printed forms: %v", files)
+	}
+	if got, _ := os.ReadFile(files[0]); !bytes.Equal(got, pdf.Data) {
+		t.Fatal("the form was not printed as it is")
 	}
 }

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,6 +32,20 @@ func (m Model) operator(f *frame) {
 		}
 		f.put(2, by-1, m.w-4, m.st.Warn.Render(fit(words, m.w-4)))
 		rows--
+	}
+	// The site's PDF forms for this operator: a row of print buttons.
+	if len(op.Forms) > 0 && m.health.printer.Ready {
+		fy := by - 3
+		if m.notice != "" {
+			fy--
+		}
+		forms := make([]target, len(op.Forms))
+		for i, form := range op.Forms {
+			forms[i] = target{id: "form:" + strconv.Itoa(i), lines: []string{fmt.Sprintf(m.t("print.form"), form.Title)},
+				disabled: m.notice == "print.busy"}
+		}
+		m.buttonRow(f, fy, 3, forms...)
+		rows = fy - top - 1
 	}
 	left, right := m.aboutBlocks(op, tx)
 	if m.w >= 70 {
@@ -89,12 +104,22 @@ type printedMsg struct {
 
 // printSheet prints the operator's sheet: what it helps with, what to
 // bring, its hours and how to reach it.
-func (m Model) printSheet() (Model, tea.Cmd) {
+func (m Model) printSheet() (Model, tea.Cmd) { return m.print(m.document()) }
+
+// printForm prints one of the site's PDF forms for the operator shown.
+func (m Model) printForm(i int) (Model, tea.Cmd) {
+	forms := m.ops[m.sel].Forms
+	if i < 0 || i >= len(forms) {
+		return m, nil
+	}
+	return m.print(hw.Document{Kind: "form", Lang: m.lang, Title: forms[i].Title, File: forms[i].File})
+}
+
+func (m Model) print(doc hw.Document) (Model, tea.Cmd) {
 	p := m.d.HW.Printer
 	if p == nil || m.notice == "print.busy" {
 		return m, nil
 	}
-	doc := m.document()
 	m.notice, m.noticeReason = "print.busy", ""
 	return m, func() tea.Msg {
 		ctx, cancel := m.ctx(10 * time.Second)

@@ -68,15 +68,26 @@ func TestKillWriterAtRandom(t *testing.T) {
 		}
 		var wg sync.WaitGroup
 		var lines []string
+		first := make(chan struct{})
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			sc := bufio.NewScanner(out)
 			for sc.Scan() {
+				if len(lines) == 0 {
+					close(first)
+				}
 				lines = append(lines, sc.Text())
 			}
 		}()
-		// Anywhere from during Open to well into the writes.
+		// Odd rounds: anywhere from during Open on. Even rounds: once the
+		// writer is writing, however slowly a loaded machine starts it.
+		if round%2 == 0 {
+			select {
+			case <-first:
+			case <-time.After(10 * time.Second):
+			}
+		}
 		time.Sleep(time.Duration(rng.IntN(120)) * time.Millisecond)
 		child.Process.Signal(syscall.SIGKILL)
 		wg.Wait()
