@@ -120,40 +120,12 @@ func (l *Lockout) write(st Attempt) error {
 	if !st.Until.IsZero() {
 		until = st.Until.Unix()
 	}
-	if err := writeSynced(l.path, fmt.Sprintf("%d %d\n", st.Failures, until)); err != nil {
+	err := os.MkdirAll(filepath.Dir(l.path), 0o750)
+	if err == nil {
+		err = WriteFileAtomic(l.path, fmt.Appendf(nil, "%d %d\n", st.Failures, until), 0o640)
+	}
+	if err != nil {
 		return fmt.Errorf("maintenance attempts %s: %w", l.path, err)
 	}
 	return nil
-}
-
-// writeSynced replaces a small file so that after a power cut it holds
-// either the old or the new content, never half of one.
-func writeSynced(path, content string) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err = tmp.WriteString(content); err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -139,8 +139,9 @@ func label(v string) string {
 	return `"` + r.Replace(v) + `"`
 }
 
-// WriteFileAtomic replaces path with data: written beside it, then renamed,
-// so that a reader sees the old file or the new one, never half of one.
+// WriteFileAtomic replaces path with data, written beside it, synced,
+// then renamed and the folder synced: after a power cut the file holds the
+// old content or the new, never half of one. The folder must exist.
 func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
@@ -152,13 +153,24 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	if err == nil {
 		err = tmp.Chmod(perm)
 	}
+	if err == nil {
+		err = tmp.Sync()
+	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
 		err = os.Rename(tmp.Name(), path)
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 // MetricsFileState reads, from a metrics file the shell wrote, the

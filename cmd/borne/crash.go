@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/loiret/borne/usage"
 	"io"
 	"log/slog"
 	"net"
@@ -289,7 +290,7 @@ func (c crashFile) start(now time.Time) []time.Time {
 		}
 	}
 	fmt.Fprintf(&out, "start %d\n", now.Unix())
-	if err := writeSynced(c.path, []byte(out.String())); err != nil {
+	if err := usage.WriteFileAtomic(c.path, []byte(out.String()), 0o640); err != nil {
 		c.log.Error("crash history not written", "path", c.path, "err", err)
 	}
 	return recent
@@ -322,33 +323,4 @@ func (c crashFile) end(now time.Time, err error) {
 	if ferr != nil {
 		c.log.Error("crash history not written", "path", c.path, "err", ferr)
 	}
-}
-
-// writeSynced replaces path with data so that a power cut leaves either the
-// old file or the new one.
-func writeSynced(path string, data []byte) error {
-	tmp := path + ".new"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o640)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if serr := f.Sync(); err == nil {
-		err = serr
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
 }
