@@ -87,7 +87,8 @@ type Camera interface {
 	SetPrivacy(ctx context.Context, on bool) error
 }
 
-// Printer reasons the shell can put into plain words (ReasonText).
+// Printer reasons the shell puts into plain words (its catalogs have a
+// "printer.<reason>" entry for each).
 const (
 	ReasonNone      = ""
 	ReasonNoPaper   = "media-empty"

@@ -286,3 +286,21 @@ func FuzzInput(f *testing.F) {
 		}
 	})
 }
+
+// Every printer reason a back-end can report has words for citizens in
+// every language, and the issue's own words are kept.
+func TestEveryPrinterReasonHasWords(t *testing.T) {
+	reasons := []string{hw.ReasonNoPaper, hw.ReasonOffline, hw.ReasonJammed, hw.ReasonNoToner, hw.ReasonUnknown,
+		hw.ReasonNoPrinter, hw.ReasonPaused, hw.ReasonDoorOpen, hw.ReasonNoService, hw.ReasonMisconfigured,
+		hw.ReasonJobFailed, hw.ReasonJobCanceled}
+	for lang, c := range catalogs {
+		for _, r := range reasons {
+			if _, ok := c["printer."+r]; !ok {
+				t.Errorf("%s has no words for printer reason %q", lang, r)
+			}
+		}
+	}
+	if tr("fr", "printer."+hw.ReasonNoPaper) != "Plus de papier" || tr("fr", "printer."+hw.ReasonOffline) != "Imprimante hors ligne" {
+		t.Error("the issue's words changed")
+	}
+}

@@ -270,7 +270,7 @@ func (p *Printer) Print(ctx context.Context, d hw.Document) (hw.JobID, error) {
 	st := p.fetchStatus(ctx)
 	p.setStatus(st)
 	if !st.Ready {
-		return "", fmt.Errorf("%w: %s (%s)", ErrNotReady, hw.ReasonText(st.Reason, "en"), st.Detail)
+		return "", fmt.Errorf("%w: %s (%s)", ErrNotReady, reasonText(st.Reason), st.Detail)
 	}
 	name := d.Title
 	if name == "" {

@@ -30,7 +30,7 @@ func (p *Printer) Doctor(ctx context.Context) []hw.Check {
 	case st.Reason == hw.ReasonNoPrinter:
 		queue.Health, queue.Reason = hw.Missing, st.Detail
 	case !st.Ready:
-		queue.Health, queue.Reason = hw.Degraded, hw.ReasonText(st.Reason, "en")+": "+st.Detail
+		queue.Health, queue.Reason = hw.Degraded, reasonText(st.Reason)+": "+st.Detail
 	case len(media) > 0 && !slices.ContainsFunc(media, func(m string) bool { return strings.Contains(m, "_a4_") }):
 		queue.Health, queue.Reason = hw.Degraded, "no A4 paper loaded, the kiosk prints on A4: "+st.Detail
 	}

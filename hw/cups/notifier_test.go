@@ -233,20 +233,3 @@ func TestPkHelper(t *testing.T) {
 		t.Errorf("Cancel of a job that is no number: no error")
 	}
 }
-
-func TestReasonText(t *testing.T) {
-	for _, r := range []string{hw.ReasonNoPaper, hw.ReasonOffline, hw.ReasonJammed, hw.ReasonNoToner, hw.ReasonUnknown,
-		hw.ReasonNoPrinter, hw.ReasonPaused, hw.ReasonDoorOpen, hw.ReasonNoService, hw.ReasonMisconfigured,
-		hw.ReasonJobFailed, hw.ReasonJobCanceled} {
-		fr, en := hw.ReasonText(r, "fr"), hw.ReasonText(r, "en")
-		if fr == "" || en == "" || fr == en {
-			t.Errorf("%s: %q / %q", r, fr, en)
-		}
-	}
-	if hw.ReasonText(hw.ReasonNoPaper, "fr") != "Plus de papier" || hw.ReasonText(hw.ReasonOffline, "fr") != "Imprimante hors ligne" {
-		t.Errorf("the issue's words changed")
-	}
-	if hw.ReasonText("", "fr") != "" || hw.ReasonText("marker-waste-full", "en") != hw.ReasonText(hw.ReasonUnknown, "en") {
-		t.Errorf("none or unknown reasons")
-	}
-}
