@@ -26,6 +26,13 @@ type target struct {
 	disabled   bool
 }
 
+func (t target) contains(x, y int) bool {
+	return x >= t.x && x < t.x+t.w && y >= t.y && y < t.y+t.h
+}
+
+// corner is the agents' touch zone at the header's left end.
+var corner = target{id: idCorner, x: 0, y: 0, w: 6, h: 2, kind: kindHidden}
+
 // text is a block of words placed on the screen.
 type text struct {
 	x, y, w int

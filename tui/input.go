@@ -144,13 +144,13 @@ func (m Model) hit(x, y int) string {
 	ts := m.layout().targets
 	for i := len(ts) - 1; i >= 0; i-- {
 		t := ts[i]
-		if t.kind != kindHidden && x >= t.x && x < t.x+t.w && y >= t.y && y < t.y+t.h {
+		if t.kind != kindHidden && t.contains(x, y) {
 			return t.id
 		}
 	}
 	// The agents' corner lies under the header's words.
 	for _, t := range ts {
-		if t.kind == kindHidden && x >= t.x && x < t.x+t.w && y >= t.y && y < t.y+t.h {
+		if t.kind == kindHidden && t.contains(x, y) {
 			return t.id
 		}
 	}

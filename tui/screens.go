@@ -21,7 +21,7 @@ func (m Model) layout() frame {
 			m.header(&f)
 			m.closedScreen(&f)
 		}
-		f.add(target{id: idCorner, x: 0, y: 0, w: 6, h: 2, kind: kindHidden})
+		f.add(corner)
 		return f
 	}
 	m.header(&f)
@@ -48,7 +48,7 @@ func (m Model) layout() frame {
 	case m.scr == scrMaint:
 		m.maintMenu(&f)
 	}
-	f.add(target{id: idCorner, x: 0, y: 0, w: 6, h: 2, kind: kindHidden})
+	f.add(corner)
 	return f
 }
 

@@ -89,9 +89,6 @@ func (p *pty) start(name string, args ...string) (*exec.Cmd, error) {
 	cmd := exec.Command(name, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
 	cmd.Env = append(os.Environ(), "TERM=xterm-256color")
-	if g := os.Getenv("PERF_GOMAXPROCS"); g != "" {
-		cmd.Env = append(cmd.Env, "GOMAXPROCS="+g)
-	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
 	return cmd, cmd.Start()
 }
