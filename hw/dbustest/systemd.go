@@ -7,6 +7,7 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -336,7 +337,58 @@ func ClientScript(t testing.TB, ignoreTerm bool) string {
 	if err := os.WriteFile(p, []byte(body), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// A client started just before the test ends can still be writing
+	// its ready file when the folder is removed: cleanups run last in,
+	// first out, so this one runs before the folder's removal.
+	t.Cleanup(func() { killScript(p) })
 	return p
+}
+
+// killScript kills every process running the script at p and waits
+// until none can write any more.
+func killScript(p string) {
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		pids := scriptPIDs(p)
+		if len(pids) == 0 {
+			return
+		}
+		for _, pid := range pids {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// scriptPIDs lists the live (not zombie) processes whose command line
+// names p.
+func scriptPIDs(p string) []int {
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		dir := filepath.Join("/proc", e.Name())
+		cmdline, err := os.ReadFile(filepath.Join(dir, "cmdline"))
+		if err != nil || !slices.Contains(strings.Split(string(cmdline), "\x00"), p) {
+			continue
+		}
+		if stat, err := os.ReadFile(filepath.Join(dir, "stat")); err == nil && zombie(stat) {
+			continue
+		}
+		pids = append(pids, pid)
+	}
+	return pids
+}
+
+// zombie reads the state field of /proc/PID/stat, after the command's
+// closing parenthesis.
+func zombie(stat []byte) bool {
+	s := string(stat)
+	i := strings.LastIndexByte(s, ')')
+	return i >= 0 && i+2 < len(s) && (s[i+2] == 'Z' || s[i+2] == 'X')
 }
 
 // AddUnit loads and starts a unit as if a previous run had left it, with
