@@ -53,7 +53,7 @@ func (f *frame) put(x, y, w int, s string) { f.texts = append(f.texts, text{x, y
 func (m Model) View() tea.View {
 	v := tea.NewView(m.paint(m.layout()))
 	if m.d.Mirror != nil {
-		m.d.Mirror.Publish(v.Content, m.w, m.h)
+		m.d.Mirror.Publish(Frame{Content: v.Content, Width: m.w, Height: m.h, Kiosk: m.kioskState()})
 	}
 	v.AltScreen = true
 	v.MouseMode = tea.MouseModeCellMotion

@@ -103,6 +103,11 @@ func newHarnessAt(t testing.TB, w, h int, now time.Time) *harness {
 
 func newHarnessCfg(t testing.TB, w, h int, now time.Time, change func(*config.Config)) *harness {
 	t.Helper()
+	return newHarnessDeps(t, w, h, now, change, func(*Deps) {})
+}
+
+func newHarnessDeps(t testing.TB, w, h int, now time.Time, change func(*config.Config), changeDeps func(*Deps)) *harness {
+	t.Helper()
 	cfg := config.Demo()
 	change(cfg)
 	ops, err := cfg.ResolveOperators()
@@ -112,10 +117,12 @@ func newHarnessCfg(t testing.TB, w, h int, now time.Time, change func(*config.Co
 	dir := t.TempDir()
 	hs := &harness{t: t, printDir: dir, mach: sim.New(dir), log: &memLog{}, msgs: make(chan tea.Msg, 64), now: now}
 	hs.lockPath = filepath.Join(dir, "attempts")
-	hs.m = New(Deps{
+	d := Deps{
 		Config: cfg, Operators: ops, HW: hs.mach.Hardware(), Log: hs.log, Maint: hs.maintenance(cfg),
 		Now: hs.clock, After: hs.after, Logger: slog.New(slog.DiscardHandler),
-	})
+	}
+	changeDeps(&d)
+	hs.m = New(d)
 	go func() { // the machine's news, as cmd forwards them to the program
 		for c := range hs.mach.Hardware().Changes {
 			hs.msgs <- c

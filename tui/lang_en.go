@@ -71,6 +71,7 @@ func init() {
 		"maint.purge":            "Clear print jobs",
 		"maint.purged":           "Waiting print jobs are removed.",
 		"maint.restart":          "Restart the kiosk",
+		"maint.remote-busy":      "A citizen is in a call on the kiosk: try again afterwards.",
 		"maint.checking":         "Checking…",
 		"maint.failed":           "Failed: %s",
 		"health.ok":              "working",

@@ -71,6 +71,7 @@ func init() {
 		"maint.purge":            "Vider les impressions",
 		"maint.purged":           "Les impressions en attente sont supprimées.",
 		"maint.restart":          "Redémarrer la borne",
+		"maint.remote-busy":      "Un appel est en cours sur la borne : réessayez après.",
 		"maint.checking":         "Vérification en cours…",
 		"maint.failed":           "Échec : %s",
 		"health.ok":              "fonctionne",

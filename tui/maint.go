@@ -96,7 +96,7 @@ func (m Model) testButtons() []target {
 		{id: "t:brightness", lines: []string{m.t("test.brightness")}},
 		{id: "t:camera", lines: []string{m.t("test.camera")}},
 	}
-	if m.testOperator() >= 0 {
+	if m.testOperator() >= 0 && !m.remote() { // a call from afar would ring at an empty kiosk
 		ts = append(ts, target{id: "t:call", lines: []string{m.t("test.call")}})
 	}
 	return ts
@@ -195,6 +195,7 @@ func (m Model) maintAction(id string) (Model, tea.Cmd) {
 	switch {
 	case id == "m:menu":
 		m.mpage = pageMenu
+		m.syncKiosk()
 	case id == "m:lock":
 		return m.lock()
 	case id == "m:status":
@@ -206,7 +207,8 @@ func (m Model) maintAction(id string) (Model, tea.Cmd) {
 		m.mpage, m.oosDraft = pageService, ""
 	case id == "m:back-in-service":
 		m.oos = ""
-		return m, m.record(usage.Event{Kind: usage.KindBackInService})
+		m.firstFocus()
+		return m, tea.Batch(m.tellKiosk(BackInServiceMsg{}), m.record(usage.Event{Kind: usage.KindBackInService}))
 	case id == "m:figures":
 		m.mpage, m.figures = pageFigures, nil
 		return m, m.askFigures()
@@ -223,8 +225,24 @@ func (m Model) maintAction(id string) (Model, tea.Cmd) {
 			return fmt.Sprintf(done, n), err
 		})
 	case id == "m:reset-client":
+		if m.kioskBusy() {
+			return m, nil
+		}
 		r := m.d.HW.Sessions.(hw.Resetter)
 		return m, m.maintCmd(func(ctx context.Context) (string, error) { return m.t("maint.client-reset"), r.Reset(ctx) })
+	case id == "m:restart" && m.remote():
+		if m.kioskBusy() {
+			return m, nil
+		}
+		// The lock is on record before the kiosk stops.
+		m, lock := m.lock()
+		restart := m.tellKiosk(RestartMsg{})
+		return m, func() tea.Msg {
+			if lock != nil {
+				lock()
+			}
+			return restart()
+		}
 	case id == "m:restart":
 		m.quiting = true
 		return m, tea.Sequence(m.record(usage.Event{Kind: usage.KindMaintenanceLocked}), tea.Quit)
@@ -245,7 +263,8 @@ func (m Model) putOutOfService(which string) (Model, tea.Cmd) {
 	}
 	m.oosDraft, m.mpage = "", pageMenu
 	m.firstFocus()
-	return m, m.record(usage.Event{Kind: usage.KindOutOfService, Detail: map[string]any{"message_kind": kind}})
+	return m, tea.Batch(m.tellKiosk(OutOfServiceMsg{Reason: m.oos}),
+		m.record(usage.Event{Kind: usage.KindOutOfService, Detail: map[string]any{"message_kind": kind}}))
 }
 
 func (m Model) lock() (Model, tea.Cmd) {
@@ -264,6 +283,9 @@ func (m Model) runTest(id string) (Model, tea.Cmd) {
 			return m.t("test.page.sent"), err
 		})
 	case "t:brightness":
+		if m.kioskBusy() {
+			return m, nil
+		}
 		m.maintMsg = m.t("test.brightness.now")
 		return m, tea.Batch(m.setLevel(hw.LevelDim), m.d.After(2*time.Second, levelBackMsg{}))
 	case "t:camera":

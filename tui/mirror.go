@@ -6,10 +6,11 @@ import (
 )
 
 // Frame is one screen as the kiosk drew it: the View's content (text with
-// its colours) and the terminal's size.
+// its colours), the terminal's size and the kiosk's state.
 type Frame struct {
 	Content       string
 	Width, Height int
+	Kiosk         KioskState
 	Seq           uint64 // bumps on every change
 }
 
@@ -29,13 +30,16 @@ func NewMirror() *Mirror {
 	return m
 }
 
-// Publish records a frame; an unchanged one costs a comparison.
-func (m *Mirror) Publish(content string, w, h int) {
+// Publish records a frame (its Seq is ignored); an unchanged one costs a
+// comparison.
+func (m *Mirror) Publish(f Frame) {
 	old := m.last.Load()
-	if old.Content == content && old.Width == w && old.Height == h {
+	f.Seq = old.Seq
+	if *old == f {
 		return
 	}
-	m.last.Store(&Frame{Content: content, Width: w, Height: h, Seq: old.Seq + 1})
+	f.Seq++
+	m.last.Store(&f)
 	m.mu.Lock()
 	for ch := range m.subs {
 		select {

@@ -26,8 +26,8 @@ func TestMirror(t *testing.T) {
 	if mirror.Frame().Seq != 1 {
 		t.Fatal("an unchanged frame counted as a new one")
 	}
-	mirror.Publish("a", 1, 1)
-	mirror.Publish("b", 1, 1)
+	mirror.Publish(Frame{Content: "a", Width: 1, Height: 1})
+	mirror.Publish(Frame{Content: "b", Width: 1, Height: 1})
 	<-ch
 	select {
 	case <-ch:
@@ -35,7 +35,7 @@ func TestMirror(t *testing.T) {
 	default:
 	}
 	cancel()
-	mirror.Publish("c", 1, 1) // nobody listens: no block
+	mirror.Publish(Frame{Content: "c", Width: 1, Height: 1}) // nobody listens: no block
 	if mirror.Frame().Seq != 4 {
 		t.Fatalf("seq %d", mirror.Frame().Seq)
 	}

@@ -5,6 +5,7 @@ package tui
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -34,6 +35,9 @@ type Deps struct {
 	After func(d time.Duration, msg tea.Msg) tea.Cmd
 	// Mirror receives every frame drawn, for remote help; nil: none.
 	Mirror *Mirror
+	// Remote, when set, makes this model a remote maintenance session
+	// rather than the kiosk (remote.go).
+	Remote *Remote
 }
 
 type screen int
@@ -124,8 +128,12 @@ func New(d Deps) Model {
 	m.now = d.Now()
 	m.health = newHealth()
 	m.boxes = &boxes{drawn: map[string]string{}}
-	if s, ok := d.Config.SiteSchedule(); ok {
+	if s, ok := d.Config.SiteSchedule(); ok && d.Remote == nil {
 		m.hours = &s
+	}
+	if d.Remote != nil {
+		m.scr = scrPin
+		m.syncKiosk()
 	}
 	return m
 }
@@ -146,6 +154,9 @@ func (m *Model) resetPreferences() {
 func (m Model) Init() tea.Cmd {
 	// The first clock message comes at once: a kiosk started at night
 	// goes to sleep at once.
+	if m.remote() {
+		return tea.Batch(m.clockTick(), m.idleTimers(), m.askLockout())
+	}
 	return tea.Batch(func() tea.Msg { return clockMsg{} }, m.clockTick(), m.idleTimers(), m.askPrinter())
 }
 
@@ -174,6 +185,13 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m.onTimer(msg)
 	case OutOfServiceMsg, BackInServiceMsg:
 		return m.onService(msg)
+	case RestartMsg:
+		return m.onRestart()
+	case LockMsg:
+		if m.agent() {
+			return m.lock()
+		}
+		return m, nil
 	case printedMsg:
 		return m.onPrinted(msg)
 	case hw.Change:
@@ -252,6 +270,13 @@ func (m Model) record(e usage.Event) tea.Cmd {
 	e.At = now
 	e.Site = m.d.Config.Site.ID
 	e.Place = m.d.Config.PlaceAt(now)
+	if m.remote() {
+		e.Detail = maps.Clone(e.Detail)
+		if e.Detail == nil {
+			e.Detail = map[string]any{}
+		}
+		e.Detail["remote"] = true
+	}
 	rec, log := m.d.Log, m.log
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -124,10 +124,11 @@ func (m Model) submitPIN() (Model, tea.Cmd) {
 func (m Model) locked() bool { return m.now.Before(m.lockUntil) }
 
 func (m Model) onUnlock(msg unlockMsg) (tea.Model, tea.Cmd) {
-	m.checking = false
-	if m.scr != scrPin {
+	// An answer to a pad closed since (and perhaps opened again) is stale.
+	if !m.checking || m.scr != scrPin {
 		return m, nil
 	}
+	m.checking = false
 	a := msg.a
 	switch {
 	case msg.err != nil:
@@ -136,6 +137,7 @@ func (m Model) onUnlock(msg unlockMsg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case a.OK:
 		m.scr, m.mpage, m.lockUntil = scrMaint, "menu", time.Time{}
+		m.syncKiosk()
 		m.firstFocus()
 		return m, tea.Batch(m.record(usage.Event{Kind: usage.KindMaintenanceUnlocked}), m.idleTimers())
 	case a.Refused:

@@ -18,12 +18,14 @@ func (m Model) onService(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if m.oos == "" {
 			m.oos = "—"
 		}
-		if m.scr != scrInCall {
+		if m.scr != scrInCall && !m.agent() {
 			m.goHome()
 		}
 	case BackInServiceMsg:
 		m.oos = ""
-		m.goHome()
+		if !m.agent() {
+			m.goHome()
+		}
 	}
 	return m, nil
 }

@@ -41,10 +41,10 @@ func (m Model) idleTimers() tea.Cmd {
 	if d := k.IdleReset.D(); d > 0 {
 		cmds = append(cmds, m.d.After(d, idleMsg{gen}))
 	}
-	if d := k.DimAfter.D(); d > 0 {
+	if d := k.DimAfter.D(); d > 0 && !m.remote() { // the kiosk's screen is not the session's
 		cmds = append(cmds, m.d.After(d, dimMsg{gen}))
 	}
-	if d := k.AttractAfter.D(); d > 0 {
+	if d := k.AttractAfter.D(); d > 0 && !m.remote() {
 		cmds = append(cmds, m.d.After(d, attractMsg{gen}))
 	}
 	if d := m.d.Config.Maintenance.RelockAfter.D(); d > 0 && (m.scr == scrMaint || m.scr == scrPin) {

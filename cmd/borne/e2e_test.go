@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -49,6 +50,7 @@ type term struct {
 	t      *testing.T
 	sock   string
 	status string
+	input  io.Writer // where taps go; nil: the pane's own keyboard
 }
 
 func startTerm(t *testing.T, w, h int, args ...string) *term {
@@ -125,8 +127,13 @@ func (tm *term) tapText(text string) {
 // tap sends a left press and release in SGR mouse encoding (1-based).
 func (tm *term) tap(x, y int) {
 	tm.t.Helper()
-	tm.tmux("send-keys", "-t", "k", "-l", fmt.Sprintf("\x1b[<0;%d;%dM", x+1, y+1))
-	tm.tmux("send-keys", "-t", "k", "-l", fmt.Sprintf("\x1b[<0;%d;%dm", x+1, y+1))
+	press, release := fmt.Sprintf("\x1b[<0;%d;%dM", x+1, y+1), fmt.Sprintf("\x1b[<0;%d;%dm", x+1, y+1)
+	if tm.input != nil {
+		io.WriteString(tm.input, press+release)
+		return
+	}
+	tm.tmux("send-keys", "-t", "k", "-l", press)
+	tm.tmux("send-keys", "-t", "k", "-l", release)
 }
 
 // pid is borne's process: the child of the pane's shell.

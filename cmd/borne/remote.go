@@ -3,9 +3,14 @@ package main
 // Remote help: a technician whose public key is in [remote] sees, over SSH,
 // the kiosk's screen as the citizen sees it. The view is read-only: what
 // the technician types never reaches the kiosk, which does not even know
-// it is watched. Each session is its own small Bubble Tea program that
-// redraws at most twice a second, and only what changed, for the rural
-// links many kiosks sit behind.
+// it is watched. With the maintenance PIN the technician can open the
+// maintenance menu too, in a screen of its own on their terminal, while a
+// citizen may be using the kiosk: what it changes for citizens (out of
+// service, a restart) reaches the kiosk as messages the kiosk's own program
+// handles, and nothing cuts a call in progress. Each session is its own
+// small Bubble Tea program that redraws only what changed, the kiosk's
+// frames at most twice a second, for the rural links many kiosks sit
+// behind.
 
 import (
 	"context"
@@ -13,6 +18,8 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -35,6 +42,11 @@ type remote struct {
 	mirror *tui.Mirror
 	srv    *ssh.Server
 	addr   net.Addr
+
+	mu    sync.Mutex
+	maint func() tui.Model // a fresh maintenance session; nil: view only
+	drop  func()           // records the lock of a session cut while unlocked
+	views sync.WaitGroup   // sessions not yet over, for Close to wait on
 }
 
 // startRemote serves remote help when [remote] listen is set; it returns
@@ -73,7 +85,7 @@ func startRemote(cfg config.Remote, log *slog.Logger, g *guard) (*remote, error)
 					log.Info("remote help: view opened", "user", s.User(), "from", s.RemoteAddr().String())
 					// The process's signals are the kiosk's (it ignores
 					// SIGINT on purpose): a viewer's program stays out of them.
-					return newRemoteView(s.Context(), r.mirror), []tea.ProgramOption{tea.WithFPS(4), tea.WithoutSignalHandler()}
+					return r.newView(s.Context(), log), []tea.ProgramOption{tea.WithFPS(8), tea.WithoutSignalHandler()}
 				}),
 			),
 			activeterm.Middleware(),
@@ -104,9 +116,34 @@ func (r *remote) Mirror() *tui.Mirror {
 	return r.mirror
 }
 
+// Attach lets sessions open maintenance: d are the kiosk's own
+// dependencies and send reaches its program; drop records that a session
+// cut while unlocked is locked.
+func (r *remote) Attach(d tui.Deps, send func(tea.Msg), drop func()) {
+	if r == nil || d.Maint.Unlock == nil {
+		return
+	}
+	mirror := r.mirror
+	d.Mirror = nil
+	d.Remote = &tui.Remote{Send: send, State: func() tui.KioskState { return mirror.Frame().Kiosk }}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.maint = func() tui.Model { return tui.New(d) }
+	r.drop = drop
+}
+
+// Close ends every session, and waits a little for them to say so, so
+// that a lock they record comes before the shell's stop in the log.
 func (r *remote) Close() {
-	if r != nil {
-		r.srv.Close()
+	if r == nil {
+		return
+	}
+	r.srv.Close()
+	done := make(chan struct{})
+	go func() { r.views.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
 	}
 }
 
@@ -114,20 +151,41 @@ type slogPrintf struct{ log *slog.Logger }
 
 func (l slogPrintf) Printf(format string, v ...any) { l.log.Error(fmt.Sprintf(format, v...)) }
 
-// remoteView is one technician's view of the kiosk.
+// remoteView is one technician's session: the kiosk's frames, or the
+// maintenance model while it has the PIN pad or the menu.
 type remoteView struct {
 	ctx     context.Context
 	mirror  *tui.Mirror
 	changed <-chan struct{}
 	frame   tui.Frame
+	w, h    int
+	note    string
+
+	open     func() tui.Model // nil: no maintenance from afar
+	maint    *tui.Model       // non-nil while in maintenance
+	unlocked *atomic.Bool     // the menu is open; read when the link drops
 }
 
 type remoteFrameMsg struct{}
 
-func newRemoteView(ctx context.Context, m *tui.Mirror) remoteView {
-	ch, cancel := m.Subscribe()
-	context.AfterFunc(ctx, cancel)
-	return remoteView{ctx: ctx, mirror: m, changed: ch, frame: m.Frame()}
+func (r *remote) newView(ctx context.Context, log *slog.Logger) remoteView {
+	ch, cancel := r.mirror.Subscribe()
+	v := remoteView{ctx: ctx, mirror: r.mirror, changed: ch, frame: r.mirror.Frame(), w: 80, h: 24, unlocked: new(atomic.Bool)}
+	r.mu.Lock()
+	open, drop := r.maint, r.drop
+	r.mu.Unlock()
+	v.open = open
+	r.views.Add(1)
+	context.AfterFunc(ctx, func() {
+		defer r.views.Done()
+		cancel()
+		// A link that drops with the menu open locks it: say so in the log.
+		if v.unlocked.Load() && drop != nil {
+			log.Info("remote help: session ended while unlocked")
+			drop()
+		}
+	})
+	return v
 }
 
 func (v remoteView) Init() tea.Cmd { return v.next() }
@@ -155,19 +213,72 @@ func (v remoteView) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case remoteFrameMsg:
 		v.frame = v.mirror.Frame()
 		return v, v.next()
-	case tea.KeyPressMsg:
-		switch msg.String() {
+	case tea.WindowSizeMsg:
+		v.w, v.h = msg.Width, msg.Height
+		if v.maint != nil {
+			return v.toMaint(tea.WindowSizeMsg{Width: v.w, Height: max(v.h-1, 1)})
+		}
+		return v, nil
+	}
+	if v.maint != nil {
+		if k, ok := msg.(tea.KeyPressMsg); ok && (k.String() == "ctrl+c" || k.String() == "ctrl+d") {
+			msg = tui.LockMsg{}
+		}
+		return v.toMaint(msg)
+	}
+	if k, ok := msg.(tea.KeyPressMsg); ok {
+		switch k.String() {
 		case "q", "ctrl+c", "ctrl+d":
 			return v, tea.Quit
+		case "m", "f12":
+			return v.openMaint()
 		}
 	}
-	return v, nil // nothing else: the view is read-only
+	return v, nil // nothing reaches the kiosk from the view
+}
+
+func (v remoteView) openMaint() (tea.Model, tea.Cmd) {
+	if v.open == nil {
+		v.note = "maintenance à distance indisponible : pas de code PIN configuré"
+		return v, nil
+	}
+	m := v.open()
+	v.maint, v.note = &m, ""
+	next, size := v.toMaint(tea.WindowSizeMsg{Width: v.w, Height: max(v.h-1, 1)})
+	return next, tea.Batch(m.Init(), size)
+}
+
+// toMaint hands a message to the maintenance model; when maintenance
+// locks, the session is back on the kiosk's frames.
+func (v remoteView) toMaint(msg tea.Msg) (tea.Model, tea.Cmd) {
+	next, cmd := v.maint.Update(msg)
+	m := next.(tui.Model)
+	v.unlocked.Store(m.Screen() == "maintenance")
+	if !m.Agent() {
+		v.maint, v.note = nil, "maintenance verrouillée"
+		v.frame = v.mirror.Frame()
+		return v, cmd
+	}
+	v.maint = &m
+	return v, cmd
 }
 
 var remoteBar = lipgloss.NewStyle().Reverse(true)
 
 func (v remoteView) View() tea.View {
-	bar := fmt.Sprintf(" Borne, vue à distance en lecture seule · écran %d×%d · q pour quitter ", v.frame.Width, v.frame.Height)
+	if v.maint != nil {
+		view := v.maint.View()
+		view.Content = strings.TrimRight(view.Content, "\n") + "\n" +
+			remoteBar.Render(" Borne, maintenance à distance · Ctrl+C pour verrouiller ")
+		return view
+	}
+	bar := fmt.Sprintf(" Borne %d×%d, vue en lecture seule · q : quitter ", v.frame.Width, v.frame.Height)
+	if v.open != nil {
+		bar += "· m : maintenance (code PIN) "
+	}
+	if v.note != "" {
+		bar = " " + v.note + " ·" + bar
+	}
 	content := v.frame.Content
 	if content == "" {
 		content = "(la borne n'a encore rien affiché)"

@@ -113,14 +113,19 @@ func (e env) shell(cfg *config.Config) (err error) {
 	}
 	defer help.Close()
 
-	model := tui.New(tui.Deps{Config: cfg, Operators: ops, HW: hwset, Log: faultyRecorder(rec), Logger: logger,
-		Maint: maintenance(cfg, rec), Mirror: help.Mirror()})
-	p := tea.NewProgram(model,
+	deps := tui.Deps{Config: cfg, Operators: ops, HW: hwset, Log: faultyRecorder(rec), Logger: logger,
+		Maint: maintenance(cfg, rec), Mirror: help.Mirror()}
+	p := tea.NewProgram(tui.New(deps),
 		tea.WithContext(g.ctx),
 		tea.WithFilter(sup.filter(tui.Filter)),
 		tea.WithoutSignalHandler(),
 		tea.WithFPS(15),
 	)
+	help.Attach(deps, p.Send, func() {
+		ev := stamp(usage.KindMaintenanceLocked)
+		ev.Detail = map[string]any{"remote": true}
+		rec.record(ev)
+	})
 	stop := handleSignals(p, g)
 	defer stop()
 	jobs := startJobs(cfg, rec, logger, g.goSafe) // sync, daily purge, metrics file (jobs.go)
@@ -131,6 +136,7 @@ func (e env) shell(cfg *config.Config) (err error) {
 	g.tap.install()
 	sup.start(p)
 	_, runErr := p.Run()
+	help.Close() // technicians' sessions end before the shell says it stopped
 	sup.wd.stopping()
 	runErr = g.after(runErr)
 	<-started // shell_stopped must follow shell_started in the log
