@@ -23,6 +23,11 @@ import (
 func need(t *testing.T, tool, pkg string) string {
 	t.Helper()
 	p, err := exec.LookPath(tool)
+	for _, dir := range []string{"/usr/sbin", "/sbin"} { // root's tools, off some PATHs
+		if err != nil {
+			p, err = exec.LookPath(filepath.Join(dir, tool))
+		}
+	}
 	if err != nil {
 		t.Fatalf("%s is needed (Debian package %s; deploy/dev-deps.sh installs it)", tool, pkg)
 	}
