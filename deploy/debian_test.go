@@ -1,11 +1,14 @@
 package deploy
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // bookworm makes a minimal Debian 12 in a folder, as debootstrap leaves a
@@ -16,42 +19,25 @@ func bookworm(t *testing.T) string {
 	if os.Geteuid() != 0 {
 		t.Skip("installing into a Debian root needs root (chroot); CI runs as root")
 	}
-	// Not t.TempDir: /proc is mounted inside, and the folder must not be
-	// removed unless it is unmounted.
-	dir, err := os.MkdirTemp("", "borne-bookworm-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	root := filepath.Join(dir, "bookworm")
+	root := filepath.Join(t.TempDir(), "bookworm")
 	mirror := os.Getenv("BORNE_DEBIAN_MIRROR")
 	if mirror == "" {
 		mirror = "http://deb.debian.org/debian"
 	}
 	out, err := exec.Command(debootstrap, "--variant=minbase", "bookworm", root, mirror).CombinedOutput()
 	if err != nil {
-		os.RemoveAll(dir)
 		t.Fatalf("debootstrap: %v\n%s", err, tail(out, 2000))
 	}
-	// Maintainer scripts (systemd-tmpfiles) need /proc, as on a box.
-	proc := filepath.Join(root, "proc")
-	if out, err := exec.Command("mount", "-t", "proc", "proc", proc).CombinedOutput(); err != nil {
-		os.RemoveAll(dir)
-		t.Fatalf("mount proc: %v\n%s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", proc).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v\n%s (left in place)", proc, err, out)
-			return
-		}
-		os.RemoveAll(dir)
-	})
 	return root
 }
 
-// inRoot runs a shell command inside root and returns what it printed.
+// inRoot runs a shell command inside root, with its own /proc (the
+// maintainer scripts need one, as on a box) in a mount namespace of its
+// own, so that nothing stays mounted on the host.
 func inRoot(t *testing.T, root, script string) (string, error) {
 	t.Helper()
-	cmd := exec.Command("chroot", root, "/bin/sh", "-c", script)
+	cmd := exec.Command("unshare", "--fork", "--pid", "--mount-proc="+filepath.Join(root, "proc"),
+		"chroot", root, "/bin/sh", "-c", script)
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "DEBIAN_FRONTEND=noninteractive", "LANG=C.UTF-8"}
 	out, err := cmd.CombinedOutput()
 	return string(out), err
@@ -73,24 +59,28 @@ func tail(b []byte, n int) string {
 	return string(b)
 }
 
-// The package on a fresh Debian 12: apt pulls in what it needs, the
-// maintainer scripts run without a word of error, and the box has the
-// kiosk user, its folder, the config only it can read, Ctrl+Alt+Del
-// masked and the user manager lingering; the installed binary checks the
-// installed config. Removing keeps the usage log; reinstalling over it
-// keeps an edited config.
-func TestInstallOnFreshDebian12(t *testing.T) {
+// The package on a fresh Debian 12, then that machine booted with its own
+// systemd: the kiosk as the site and the technician get it.
+func TestFreshDebian12(t *testing.T) {
 	root := bookworm(t)
 	deb := buildPackage(t)
 	copyFile(t, deb, filepath.Join(root, "tmp/borne.deb"), 0o644)
+	install(t, root)
+	boot(t, root)
+}
 
+// apt pulls in what the package needs, the maintainer scripts run without
+// a word of error, and the box has the kiosk user, its folder, the config
+// only it can read, Ctrl+Alt+Del masked and the user manager lingering;
+// the installed binary checks the installed config. Removing keeps the
+// usage log; reinstalling over it keeps an edited config.
+func install(t *testing.T, root string) {
 	out := mustInRoot(t, root, "apt-get update -q && apt-get install -y -q --no-install-recommends /tmp/borne.deb")
 	for _, bad := range []string{"not found", "rror", "arning: ", "Failed"} {
 		if strings.Contains(out, bad) {
 			t.Errorf("the install said %q:\n%s", bad, tail([]byte(out), 3000))
 		}
 	}
-
 	checks := map[string]string{
 		"getent passwd borne | cut -d: -f6,7":               "/var/lib/borne:/usr/sbin/nologin",
 		"id -nG borne | tr ' ' '\\n' | sort | xargs":        "borne input lp render video",
@@ -107,14 +97,11 @@ func TestInstallOnFreshDebian12(t *testing.T) {
 			t.Errorf("%s: %q, want %q", script, got, want)
 		}
 	}
-	// The kiosk user reads its config and finds it valid.
 	mustInRoot(t, root, "setpriv --reuid=borne --regid=borne --init-groups borne config check --config /etc/borne/borne.toml")
-	if out, err := inRoot(t, root, "su -s /bin/sh -c 'cat /etc/borne/borne.toml' nobody"); err == nil {
+	if out, err := inRoot(t, root, "setpriv --reuid=nobody --regid=nogroup --clear-groups cat /etc/borne/borne.toml"); err == nil {
 		t.Errorf("another user reads the config:\n%s", out)
 	}
 
-	// The site edits its config, and a usage log exists; removing the
-	// package keeps the log, reinstalling keeps the edit.
 	mustInRoot(t, root, `sed -i 's/^name = .*/name = "Espace services publics de Gien"/' /etc/borne/borne.toml &&
 		touch /var/lib/borne/usage.db && chown borne:borne /var/lib/borne/usage.db`)
 	mustInRoot(t, root, "apt-get remove -y -q borne")
@@ -125,4 +112,167 @@ func TestInstallOnFreshDebian12(t *testing.T) {
 	if got := mustInRoot(t, root, "grep '^name = ' /etc/borne/borne.toml"); !strings.Contains(got, "Gien") {
 		t.Errorf("the site's config was replaced on reinstall: %q", got)
 	}
+}
+
+// machine is the Debian root booted by systemd-nspawn, its console in a
+// tmux pane.
+type machine struct {
+	t    *testing.T
+	sock string
+	init int // the machine's systemd, as the host numbers it
+}
+
+// boot starts the machine with borne.service enabled on the demo config
+// and checks what the Operations section promises: the shell on the
+// console in a logind session, the kiosk user's own manager, a restart
+// after kill -9, no way out by the keyboard, a restart when the interface
+// hangs, and every start in the usage log.
+func boot(t *testing.T, root string) {
+	nspawn := need(t, "systemd-nspawn", "systemd-container")
+	if out, err := exec.Command(nspawn, "--quiet", "--keep-unit", "--register=no", "-D", root, "--pipe", "/bin/true").CombinedOutput(); err != nil {
+		t.Skipf("this machine cannot run containers (%v: %s); the boot checks need one", err, tail(out, 500))
+	}
+	// A container has no tty1: the kiosk takes the console nspawn gives,
+	// which the console getty would otherwise hold.
+	mustInRoot(t, root, `cp /usr/share/doc/borne/examples/demo.toml /etc/borne/borne.toml &&
+		chown root:borne /etc/borne/borne.toml && chmod 0640 /etc/borne/borne.toml &&
+		systemctl mask console-getty.service && systemctl enable borne.service &&
+		mkdir -p /etc/systemd/system/borne.service.d &&
+		printf '[Service]\nTTYPath=/dev/console\n' > /etc/systemd/system/borne.service.d/console.conf`)
+	m := &machine{t: t, sock: fmt.Sprintf("borne-boot-%d", os.Getpid())}
+	m.tmux("new-session", "-d", "-s", "k", "-x", "100", "-y", "30",
+		nspawn+" --keep-unit --register=no -D "+root+" -b; sleep 600")
+	t.Cleanup(m.stop)
+	m.waitScreen("the kiosk on the console", 90*time.Second, "Touchez le service")
+	m.findInit()
+
+	if s := m.sh("loginctl list-sessions --no-legend"); !strings.Contains(s, "borne seat0") {
+		t.Errorf("no logind session of borne on seat0: %q", s)
+	}
+	if s := strings.TrimSpace(m.sh("systemctl is-active user@$(id -u borne).service")); s != "active" {
+		t.Errorf("the kiosk user's manager is %q", s)
+	}
+
+	pid := m.prop("MainPID")
+	m.sh("kill -9 " + pid)
+	m.waitStarted(1, 30*time.Second)
+	m.waitScreen("the kiosk back after kill -9", 30*time.Second, "Touchez le service")
+
+	// Once it runs: keys typed while the console has no reader wait in
+	// the container's console, which a real tty1 does not do.
+	pid = m.prop("MainPID")
+	for _, k := range []string{"C-c", "C-z", `C-\`, "C-d", "q", "Escape"} {
+		m.tmux("send-keys", "-t", "k", k)
+		time.Sleep(300 * time.Millisecond)
+	}
+	time.Sleep(time.Second)
+	if got := m.prop("MainPID"); got != pid || m.prop("NRestarts") != "1" {
+		t.Errorf("the keyboard stopped the shell: MainPID %s → %s, NRestarts %s", pid, got, m.prop("NRestarts"))
+	}
+	m.waitScreen("the kiosk after the keys", 5*time.Second, "Touchez le service")
+
+	// A frozen interface: systemd's watchdog ends it (30 s) and starts it.
+	m.sh("kill -STOP " + pid)
+	m.waitStarted(2, 90*time.Second)
+	if j := m.sh("journalctl -u borne.service --no-pager"); !strings.Contains(j, "Watchdog timeout") {
+		t.Errorf("the restart was not the watchdog's:\n%s", tail([]byte(j), 2000))
+	}
+	m.waitScreen("the kiosk back after the watchdog", 30*time.Second, "Touchez le service")
+
+	if n := strings.Count(m.sh("borne logs export --db /var/lib/borne/usage.db"), `"kind":"shell_started"`); n != 3 {
+		t.Errorf("%d shell_started events for three starts", n)
+	}
+}
+
+func (m *machine) tmux(args ...string) string {
+	m.t.Helper()
+	out, err := exec.Command("tmux", append([]string{"-L", m.sock}, args...)...).CombinedOutput()
+	if err != nil {
+		m.t.Fatalf("tmux %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+func (m *machine) screen() string { return m.tmux("capture-pane", "-p", "-t", "k") }
+
+func (m *machine) waitScreen(what string, within time.Duration, text string) {
+	m.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		s := m.screen()
+		if strings.Contains(s, text) {
+			return
+		}
+		if time.Now().After(deadline) {
+			m.t.Fatalf("never %s:\n%s", what, s)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// findInit finds the machine's systemd: the child of systemd-nspawn.
+func (m *machine) findInit() {
+	m.t.Helper()
+	out, err := exec.Command("pgrep", "-x", "systemd-nspawn").Output()
+	if err != nil {
+		m.t.Fatalf("no systemd-nspawn: %v", err)
+	}
+	for _, p := range strings.Fields(string(out)) {
+		kids, _ := exec.Command("pgrep", "-P", p).Output()
+		for _, k := range strings.Fields(string(kids)) {
+			if comm, _ := os.ReadFile("/proc/" + k + "/comm"); strings.TrimSpace(string(comm)) == "systemd" {
+				m.init, _ = strconv.Atoi(k)
+				return
+			}
+		}
+	}
+	m.t.Fatal("no systemd inside the machine")
+}
+
+// sh runs a shell command inside the running machine.
+func (m *machine) sh(script string) string {
+	m.t.Helper()
+	out, err := exec.Command("nsenter", "-t", strconv.Itoa(m.init), "-a", "--", "/bin/sh", "-c", script).CombinedOutput()
+	if err != nil {
+		m.t.Fatalf("in the machine, %s: %v\n%s", script, err, out)
+	}
+	return string(out)
+}
+
+func (m *machine) prop(name string) string {
+	m.t.Helper()
+	return strings.TrimSpace(m.sh("systemctl show -p " + name + " --value borne.service"))
+}
+
+// waitStarted waits for the n-th restart to be up: started and READY=1,
+// which the shell sends with its first frame.
+func (m *machine) waitStarted(n int, within time.Duration) {
+	m.t.Helper()
+	deadline := time.Now().Add(within)
+	want := fmt.Sprintf("ActiveState=active\nNRestarts=%d\nSubState=running", n)
+	for {
+		got := strings.TrimSpace(m.sh("systemctl show -p NRestarts -p ActiveState -p SubState borne.service | sort"))
+		if got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			m.t.Fatalf("borne.service is %q, not %q:\n%s", got, want, m.screen())
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}
+
+// stop powers the machine off, and kills what is left.
+func (m *machine) stop() {
+	if m.init != 0 {
+		exec.Command("nsenter", "-t", strconv.Itoa(m.init), "-a", "--", "systemctl", "poweroff").Run()
+		deadline := time.Now().Add(20 * time.Second)
+		for time.Now().Before(deadline) {
+			if _, err := os.Stat("/proc/" + strconv.Itoa(m.init)); err != nil {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	exec.Command("tmux", "-L", m.sock, "kill-server").Run()
 }

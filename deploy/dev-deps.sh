@@ -2,9 +2,9 @@
 # Installs what borne needs on a Debian machine, and nothing when it is all
 # there already. `dev-deps.sh build` is what building needs (a C compiler
 # for SQLite); `dev-deps.sh test` adds what the tests drive for real: tmux,
-# dbus-daemon, sqlite3, systemd's unit checker, foot, dpkg, debootstrap
-# (the package installed on a fresh Debian 12) and the printing tests'
-# cupsd. Go itself must be on PATH.
+# dbus-daemon, sqlite3, systemd's unit checker, foot, dpkg, debootstrap and
+# systemd-nspawn (the package installed on a fresh Debian 12, booted) and
+# the printing tests' cupsd. Go itself must be on PATH.
 set -eu
 
 have() { command -v "$1" >/dev/null 2>&1; }
@@ -24,6 +24,7 @@ if [ "${1:-build}" = test ]; then
 	have foot || need="$need foot"
 	have dpkg-deb || need="$need dpkg"
 	have debootstrap || [ -x /usr/sbin/debootstrap ] || need="$need debootstrap"
+	have systemd-nspawn || need="$need systemd-container"
 	have make || need="$need make"
 fi
 

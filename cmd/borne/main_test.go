@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/loiret/borne/config"
@@ -16,6 +18,8 @@ func runMain(t *testing.T, stdin string, args ...string) (code int, stdout, stde
 	var out, errb bytes.Buffer
 	e := env{stdin: strings.NewReader(stdin), stdout: &out, stderr: &errb, getenv: func(string) string { return "" }}
 	code = e.main(args)
+	// run and demo ignore the terminal's signals; the test binary must not.
+	signal.Reset(syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGTSTP)
 	return code, out.String(), errb.String()
 }
 

@@ -20,7 +20,15 @@ import (
 	"github.com/loiret/borne/usage"
 )
 
+// ignoreTerminal keeps the terminal's keys (Ctrl+C, Ctrl+\, Ctrl+Z) and
+// its hang-up from stopping the kiosk, from the first instant: under
+// systemd the keys typed while the shell starts reach it too.
+func ignoreTerminal() {
+	signal.Ignore(syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGTSTP)
+}
+
 func (e env) runCmd(args []string) error {
+	ignoreTerminal()
 	fs := newFlags("run")
 	path := fs.String("config", "", "config file")
 	db := fs.String("db", "", "usage log database")
@@ -38,6 +46,7 @@ func (e env) runCmd(args []string) error {
 }
 
 func (e env) demoCmd(args []string) error {
+	ignoreTerminal()
 	fs := newFlags("demo")
 	db := fs.String("db", "", "usage log database (default: a new temporary folder)")
 	lang := fs.String("lang", "", "language on start: fr or en")
@@ -164,7 +173,7 @@ func hardware(cfg *config.Config, logger *slog.Logger) (hw.Hardware, error) {
 // handleSignals keeps the terminal's signals from stopping the kiosk: only
 // SIGTERM (systemd stopping the unit) ends it, cleanly.
 func handleSignals(p *tea.Program, g *guard) (stop func()) {
-	signal.Ignore(syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGTSTP)
+	ignoreTerminal()
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, syscall.SIGTERM)
 	done := make(chan struct{})
