@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Export formats.
@@ -113,60 +114,10 @@ func export(ctx context.Context, db *sql.DB, path string, w io.Writer, o ExportO
 	var sum Summary
 	bw := bufio.NewWriterSize(w, 64<<10)
 	err := withTx(ctx, db, &sql.TxOptions{ReadOnly: true}, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, selectColumns+` WHERE seq > ? ORDER BY seq`, o.SinceSeq)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		var (
-			r      row
-			dest   = r.dest()
-			write  func(*row) error
-			finish = func() error { return nil }
-		)
 		if o.Format == FormatCSV {
-			cw := csv.NewWriter(bw)
-			if err := cw.Write(CSVHeader); err != nil {
-				return writeError{err}
-			}
-			rec := make([]string, len(CSVHeader))
-			write = func(r *row) error {
-				rec[0], rec[1], rec[2], rec[3], rec[4] = r.id, strconv.FormatInt(r.seq, 10), r.at, r.site, r.place
-				rec[5], rec[6], rec[7], rec[8], rec[9] = r.kind, r.operator, r.outcome, strconv.FormatInt(r.durationMS, 10), detailJSON(r.detail)
-				return cw.Write(rec)
-			}
-			finish = func() error {
-				cw.Flush()
-				return cw.Error()
-			}
-		} else {
-			write = func(r *row) error {
-				// Append the line straight into the free part of bw's buffer:
-				// no allocation when it fits, which is nearly always.
-				_, err := bw.Write(appendNDJSON(bw.AvailableBuffer(), r))
-				return err
-			}
+			return exportCSV(ctx, tx, bw, o.SinceSeq, &sum)
 		}
-		for rows.Next() {
-			if err := rows.Scan(dest...); err != nil {
-				return err
-			}
-			if err := write(&r); err != nil {
-				return writeError{err}
-			}
-			if sum.Events == 0 {
-				sum.FirstSeq = r.seq
-			}
-			sum.LastSeq = r.seq
-			sum.Events++
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		if err := finish(); err != nil {
-			return writeError{err}
-		}
-		return nil
+		return exportNDJSON(ctx, tx, bw, o.SinceSeq, &sum)
 	})
 	if err == nil {
 		if ferr := bw.Flush(); ferr != nil {
@@ -183,6 +134,201 @@ func export(ctx context.Context, db *sql.DB, path string, w io.Writer, o ExportO
 		return sum, describe(path, "exporting", err)
 	}
 }
+
+func (s *Summary) add(seq int64) {
+	if s.Events == 0 {
+		s.FirstSeq = seq
+	}
+	s.LastSeq = seq
+	s.Events++
+}
+
+// eachRow calls f for the events after the given seq, in order, at most
+// limit of them (all when limit < 0).
+func eachRow(ctx context.Context, tx *sql.Tx, after int64, limit int, f func(*row) error) error {
+	rows, err := tx.QueryContext(ctx, selectColumns+` WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var r row
+	dest := r.dest()
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return err
+		}
+		if err := f(&r); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func exportCSV(ctx context.Context, tx *sql.Tx, bw *bufio.Writer, after int64, sum *Summary) error {
+	cw := csv.NewWriter(bw)
+	if err := cw.Write(CSVHeader); err != nil {
+		return writeError{err}
+	}
+	rec := make([]string, len(CSVHeader))
+	err := eachRow(ctx, tx, after, -1, func(r *row) error {
+		rec[0], rec[1], rec[2], rec[3], rec[4] = r.id, strconv.FormatInt(r.seq, 10), r.at, r.site, r.place
+		rec[5], rec[6], rec[7], rec[8], rec[9] = r.kind, r.operator, r.outcome, strconv.FormatInt(r.durationMS, 10), detailJSON(r.detail)
+		if err := cw.Write(rec); err != nil {
+			return writeError{err}
+		}
+		sum.add(r.seq)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return writeError{err}
+	}
+	return nil
+}
+
+// The NDJSON export reads the log in batches that SQLite packs into one
+// text each: fields joined by the unit separator (US), events by the
+// record separator (RS). Read column by column, a million events cost
+// ten million calls into C, which made the driver, not SQLite, the slow
+// part (1.5 s where sqlite3 -json takes 1.1 s; packed with concat_ws,
+// which builds each text at once where || copies it per field, 0.93 s).
+// Columns are NOT NULL, which concat_ws would skip. The log never holds
+// control characters (Record refuses them and the schema's CHECKs keep
+// detail valid JSON); a batch that does not split as it should, or whose
+// events are not in order (group_concat keeps the subquery's order, which
+// SQLite does not promise; sorting again costs a tenth of the export), is
+// read again column by column.
+const (
+	packedBatch = 4000
+	packedSQL   = `SELECT count(*), min(seq), max(seq), group_concat(rec, char(30)) FROM (
+	SELECT seq, concat_ws(char(31), seq, id, at, site, place, kind, operator, outcome, duration_ms, detail) AS rec
+	FROM events WHERE seq > ? ORDER BY seq LIMIT ?)`
+	unitSep, recordSep = 31, 30
+)
+
+func exportNDJSON(ctx context.Context, tx *sql.Tx, bw *bufio.Writer, after int64, sum *Summary) error {
+	var out []byte // one batch's lines, reused
+	for {
+		n, first, last, ok, err := readPacked(ctx, tx, after, func(packed []byte, n int) bool {
+			var ok bool
+			out, ok = appendPacked(out[:0], packed, n)
+			return ok
+		})
+		if err != nil || n == 0 {
+			return err
+		}
+		if !ok {
+			out = out[:0]
+			err = eachRow(ctx, tx, after, packedBatch, func(r *row) error {
+				out = appendNDJSON(out, r)
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		if _, err := bw.Write(out); err != nil {
+			return writeError{err}
+		}
+		if sum.Events == 0 {
+			sum.FirstSeq = first
+		}
+		sum.Events += n
+		sum.LastSeq = last
+		after = last
+	}
+}
+
+// readPacked reads the next batch and hands it to f while the driver's
+// bytes are valid (they are not copied); ok is what f said.
+func readPacked(ctx context.Context, tx *sql.Tx, after int64, f func(packed []byte, n int) bool) (n int, first, last int64, ok bool, err error) {
+	rows, err := tx.QueryContext(ctx, packedSQL, after, packedBatch)
+	if err != nil {
+		return 0, 0, 0, false, err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return 0, 0, 0, false, rows.Err()
+	}
+	var lo, hi sql.NullInt64
+	var packed sql.RawBytes
+	if err := rows.Scan(&n, &lo, &hi, &packed); err != nil {
+		return 0, 0, 0, false, err
+	}
+	if n > 0 {
+		ok = f(packed, n)
+	}
+	return n, lo.Int64, hi.Int64, ok, rows.Close()
+}
+
+// appendPacked appends the n events packed in p as NDJSON lines; false
+// when p does not hold n events of ten fields each.
+func appendPacked(b, p []byte, n int) ([]byte, bool) {
+	var f [10][]byte
+	prev := int64(-1)
+	for ; n > 0; n-- {
+		rec := p
+		if i := bytes.IndexByte(p, recordSep); i >= 0 {
+			rec, p = p[:i], p[i+1:]
+		} else {
+			p = nil
+		}
+		for k := range 9 {
+			i := bytes.IndexByte(rec, unitSep)
+			if i < 0 {
+				return b, false
+			}
+			f[k], rec = rec[:i], rec[i+1:]
+		}
+		seq, ok := parseSeq(f[0])
+		if !ok || seq <= prev || bytes.IndexByte(rec, unitSep) >= 0 {
+			return b, false
+		}
+		prev, f[9] = seq, rec
+		b = appendPackedLine(b, &f)
+	}
+	return b, len(p) == 0
+}
+
+// appendPackedLine is appendNDJSON for one packed event: seq, id, at, site,
+// place, kind, operator, outcome, duration_ms, detail.
+func appendPackedLine(b []byte, f *[10][]byte) []byte {
+	b = append(b, `{"id":`...)
+	b = appendJSONString(b, asString(f[1]))
+	b = append(b, `,"seq":`...)
+	b = append(b, f[0]...)
+	for i, key := range []string{`,"at":`, `,"site":`, `,"place":`, `,"kind":`, `,"operator":`, `,"outcome":`} {
+		b = append(b, key...)
+		b = appendJSONString(b, asString(f[2+i]))
+	}
+	b = append(b, `,"duration_ms":`...)
+	b = append(b, f[8]...)
+	b = append(b, `,"detail":`...)
+	b = append(b, detailJSON(asString(f[9]))...)
+	return append(b, "}\n"...)
+}
+
+// parseSeq reads a seq as SQLite writes an integer: decimal digits.
+func parseSeq(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
+}
+
+// asString sees bytes as a string without a copy, for functions that only
+// read it while the bytes stay put.
+func asString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 // appendNDJSON appends r to b as one line of JSON, keys in CSVHeader order.
 func appendNDJSON(b []byte, r *row) []byte {
