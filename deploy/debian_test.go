@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -144,7 +145,7 @@ func boot(t *testing.T, root string) {
 		nspawn+" --keep-unit --register=no -D "+root+" -b; sleep 600")
 	t.Cleanup(m.stop)
 	m.waitScreen("the kiosk on the console", 90*time.Second, "Touchez le service")
-	m.findInit()
+	m.findInit(root)
 
 	if s := m.sh("loginctl list-sessions --no-legend"); !strings.Contains(s, "borne seat0") {
 		t.Errorf("no logind session of borne on seat0: %q", s)
@@ -210,12 +211,13 @@ func (m *machine) waitScreen(what string, within time.Duration, text string) {
 	}
 }
 
-// findInit finds the machine's systemd: the child of systemd-nspawn.
-func (m *machine) findInit() {
+// findInit finds the machine's systemd: the child of the systemd-nspawn
+// that runs this root (another test run may boot its own).
+func (m *machine) findInit(root string) {
 	m.t.Helper()
-	out, err := exec.Command("pgrep", "-x", "systemd-nspawn").Output()
+	out, err := exec.Command("pgrep", "-f", "^[^ ]*systemd-nspawn .*-D "+regexp.QuoteMeta(root)+" ").Output()
 	if err != nil {
-		m.t.Fatalf("no systemd-nspawn: %v", err)
+		m.t.Fatalf("no systemd-nspawn for %s: %v", root, err)
 	}
 	for _, p := range strings.Fields(string(out)) {
 		kids, _ := exec.Command("pgrep", "-P", p).Output()

@@ -125,6 +125,12 @@ func TestSystemdSignals(t *testing.T) {
 	if _, err := start(c, "quiet.service", client); err != nil {
 		t.Fatal(err)
 	}
+	// Its start job runs on after the call returns, as systemd's does: a
+	// client subscribing meanwhile would rightly hear the rest of it.
+	Eventually(t, 5*time.Second, "quiet.service running", func() bool {
+		u, ok := fake.Lookup("quiet.service")
+		return ok && u.ActiveState == "active"
+	})
 	if err := c.Object(SystemdName, SystemdPath).Call(ManagerIface+".Subscribe", 0).Err; err != nil {
 		t.Fatal(err)
 	}
