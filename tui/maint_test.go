@@ -301,3 +301,21 @@ func TestFormsAndAStuckJobRestarted(t *testing.T) {
 		t.Fatal("the form was not printed as it is")
 	}
 }
+
+// The answer to a PIN typed on a pad that was closed and opened again
+// since does not open the new pad.
+func TestStalePINAnswerIgnored(t *testing.T) {
+	h := newHarness(t, 100, 30)
+	h.key("f12")
+	old := h.m.pad
+	h.key("esc")
+	h.key("f12")
+	h.send(unlockMsg{pad: old, a: usage.Attempt{OK: true}})
+	if h.m.Screen() != "pin" {
+		t.Fatalf("a stale answer opened maintenance: %s", h.m.Screen())
+	}
+	h.send(unlockMsg{pad: h.m.pad, a: usage.Attempt{OK: true}})
+	if h.m.Screen() != "maintenance" {
+		t.Fatalf("the pad's own answer: %s", h.m.Screen())
+	}
+}

@@ -92,6 +92,7 @@ type Model struct {
 	pin       string      // digits typed on the pad, until checked
 	pinMsg    string      // catalog key of the pad's last word
 	checking  bool        // a PIN is being checked
+	pad       int         // bumps each time the PIN pad opens
 	lockUntil time.Time
 	mpage     string // maintenance page
 	maintMsg  string

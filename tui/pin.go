@@ -42,6 +42,7 @@ const (
 
 type (
 	unlockMsg struct {
+		pad int // the pad it answers: one opened since makes it stale
 		a   usage.Attempt
 		err error
 	}
@@ -72,7 +73,8 @@ func (m Model) openPad() (Model, tea.Cmd) {
 		return m, nil
 	}
 	m.goHome()
-	m.scr, m.pin, m.pinMsg = scrPin, "", ""
+	m.scr, m.pin, m.pinMsg, m.checking = scrPin, "", "", false
+	m.pad++
 	m.firstFocus()
 	return m, m.askLockout()
 }
@@ -111,13 +113,13 @@ func (m Model) submitPIN() (Model, tea.Cmd) {
 	if m.pin == "" || m.checking || m.locked() {
 		return m, nil
 	}
-	pin, unlock := m.pin, m.d.Maint.Unlock
+	pin, unlock, pad := m.pin, m.d.Maint.Unlock, m.pad
 	m.pin, m.checking = "", true
 	return m, func() tea.Msg {
 		ctx, cancel := withTimeout(unlockTime)
 		defer cancel()
 		a, err := unlock(ctx, pin)
-		return unlockMsg{a, err}
+		return unlockMsg{pad, a, err}
 	}
 }
 
@@ -125,7 +127,7 @@ func (m Model) locked() bool { return m.now.Before(m.lockUntil) }
 
 func (m Model) onUnlock(msg unlockMsg) (tea.Model, tea.Cmd) {
 	// An answer to a pad closed since (and perhaps opened again) is stale.
-	if !m.checking || m.scr != scrPin {
+	if msg.pad != m.pad || m.scr != scrPin {
 		return m, nil
 	}
 	m.checking = false
