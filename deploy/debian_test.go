@@ -67,7 +67,8 @@ func TestFreshDebian12(t *testing.T) {
 	deb := buildPackage(t)
 	copyFile(t, deb, filepath.Join(root, "tmp/borne.deb"), 0o644)
 	install(t, root)
-	boot(t, root)
+	nspawn := boot(t, root)
+	bootCage(t, nspawn, root)
 }
 
 // apt pulls in what the package needs, the maintainer scripts run without
@@ -120,7 +121,9 @@ func install(t *testing.T, root string) {
 type machine struct {
 	t    *testing.T
 	sock string
-	init int // the machine's systemd, as the host numbers it
+	root string
+	unit string // the kiosk's unit: borne.service or borne-cage.service
+	init int    // the machine's systemd, as the host numbers it
 }
 
 // boot starts the machine with borne.service enabled on the demo config
@@ -128,8 +131,8 @@ type machine struct {
 // console in a logind session, the kiosk user's own manager, a restart
 // after kill -9, no way out by the keyboard, a restart when the interface
 // hangs, and every start in the usage log.
-func boot(t *testing.T, root string) {
-	nspawn := need(t, "systemd-nspawn", "systemd-container")
+func boot(t *testing.T, root string) (nspawn string) {
+	nspawn = need(t, "systemd-nspawn", "systemd-container")
 	if out, err := exec.Command(nspawn, "--quiet", "--keep-unit", "--register=no", "-D", root, "--pipe", "/bin/true").CombinedOutput(); err != nil {
 		t.Skipf("this machine cannot run containers (%v: %s); the boot checks need one", err, tail(out, 500))
 	}
@@ -140,10 +143,7 @@ func boot(t *testing.T, root string) {
 		systemctl mask console-getty.service && systemctl enable borne.service &&
 		mkdir -p /etc/systemd/system/borne.service.d &&
 		printf '[Service]\nTTYPath=/dev/console\n' > /etc/systemd/system/borne.service.d/console.conf`)
-	m := &machine{t: t, sock: fmt.Sprintf("borne-boot-%d", os.Getpid())}
-	m.tmux("new-session", "-d", "-s", "k", "-x", "100", "-y", "30",
-		nspawn+" --keep-unit --register=no -D "+root+" -b; sleep 600")
-	t.Cleanup(m.stop)
+	m := startMachine(t, nspawn, root, "borne.service")
 	m.waitScreen("the kiosk on the console", 90*time.Second, "Touchez le service")
 	m.findInit(root)
 
@@ -175,13 +175,64 @@ func boot(t *testing.T, root string) {
 	// A frozen interface: systemd's watchdog ends it (30 s) and starts it.
 	m.sh("kill -STOP " + pid)
 	m.waitStarted(2, 90*time.Second)
-	if j := m.sh("journalctl -u borne.service --no-pager"); !strings.Contains(j, "Watchdog timeout") {
+	if j := m.sh("journalctl -u " + m.unit + " --no-pager"); !strings.Contains(j, "Watchdog timeout") {
 		t.Errorf("the restart was not the watchdog's:\n%s", tail([]byte(j), 2000))
 	}
 	m.waitScreen("the kiosk back after the watchdog", 30*time.Second, "Touchez le service")
 
 	if n := strings.Count(m.sh("borne logs export --db /var/lib/borne/usage.db"), `"kind":"shell_started"`); n != 3 {
 		t.Errorf("%d shell_started events for three starts", n)
+	}
+	m.stop()
+	return nspawn
+}
+
+func startMachine(t *testing.T, nspawn, root, unit string) *machine {
+	t.Helper()
+	m := &machine{t: t, sock: fmt.Sprintf("borne-boot-%d-%s", os.Getpid(), unit), root: root, unit: unit}
+	m.tmux("new-session", "-d", "-s", "k", "-x", "100", "-y", "30",
+		nspawn+" --keep-unit --register=no -D "+root+" -b; sleep 600")
+	t.Cleanup(m.stop)
+	return m
+}
+
+// bootCage runs the kiosk the other way, borne-cage.service: cage on
+// wlroots' headless back-end (a container has no screen), foot, the shell.
+// systemd hears READY=1 through borne relay, the unit's main process, kill
+// -9 of the shell brings the whole chain back, and a stop reaches the
+// shell, which says so in its log.
+func bootCage(t *testing.T, nspawn, root string) {
+	mustInRoot(t, root, `apt-get install -y -q --no-install-recommends cage foot xwayland >/dev/null &&
+		systemctl disable borne.service && systemctl enable borne-cage.service &&
+		mkdir -p /etc/systemd/system/borne-cage.service.d &&
+		printf '[Service]\nTTYPath=/dev/console\nStandardInput=null\nEnvironment=WLR_BACKENDS=headless WLR_RENDERER=pixman WLR_LIBINPUT_NO_DEVICES=1\n' \
+			> /etc/systemd/system/borne-cage.service.d/headless.conf`)
+	m := startMachine(t, nspawn, root, "borne-cage.service")
+	deadline := time.Now().Add(90 * time.Second)
+	for m.init == 0 || m.prop("ActiveState") != "active" {
+		if time.Now().After(deadline) {
+			t.Fatalf("borne-cage.service never started:\n%s", m.screen())
+		}
+		time.Sleep(time.Second)
+		if m.init == 0 {
+			m.tryFindInit(root)
+		}
+	}
+	chain := m.sh(`for p in /proc/[0-9]*; do tr '\0' ' ' < $p/cmdline; echo; done`)
+	for _, c := range []string{"/usr/bin/borne relay -- /usr/bin/cage", "/usr/bin/foot --config=/etc/borne/foot.ini", "/usr/bin/borne run"} {
+		if !strings.Contains(chain, c) {
+			t.Errorf("no %q among the machine's processes:\n%s", c, chain)
+		}
+	}
+	m.sh(`for p in /proc/[0-9]*; do case "$(tr '\0' ' ' < $p/cmdline)" in "/usr/bin/borne run "*) kill -9 ${p#/proc/};; esac; done`)
+	m.waitStarted(1, 30*time.Second)
+	m.sh("systemctl stop borne-cage.service")
+	if got := m.prop("Result"); got != "success" {
+		t.Errorf("stopped with result %q", got)
+	}
+	events := strings.Split(strings.TrimSpace(m.sh("borne logs export --db /var/lib/borne/usage.db")), "\n")
+	if last := events[len(events)-1]; !strings.Contains(last, `"kind":"shell_stopped"`) {
+		t.Errorf("the shell did not hear the stop; last event: %s", last)
 	}
 }
 
@@ -215,20 +266,26 @@ func (m *machine) waitScreen(what string, within time.Duration, text string) {
 // that runs this root (another test run may boot its own).
 func (m *machine) findInit(root string) {
 	m.t.Helper()
-	out, err := exec.Command("pgrep", "-f", "^[^ ]*systemd-nspawn .*-D "+regexp.QuoteMeta(root)+" ").Output()
+	if !m.tryFindInit(root) {
+		m.t.Fatalf("no systemd inside the machine of %s", root)
+	}
+}
+
+func (m *machine) tryFindInit(root string) bool {
+	out, err := nspawnOf(root)
 	if err != nil {
-		m.t.Fatalf("no systemd-nspawn for %s: %v", root, err)
+		return false
 	}
 	for _, p := range strings.Fields(string(out)) {
 		kids, _ := exec.Command("pgrep", "-P", p).Output()
 		for _, k := range strings.Fields(string(kids)) {
 			if comm, _ := os.ReadFile("/proc/" + k + "/comm"); strings.TrimSpace(string(comm)) == "systemd" {
 				m.init, _ = strconv.Atoi(k)
-				return
+				return true
 			}
 		}
 	}
-	m.t.Fatal("no systemd inside the machine")
+	return false
 }
 
 // sh runs a shell command inside the running machine.
@@ -243,7 +300,7 @@ func (m *machine) sh(script string) string {
 
 func (m *machine) prop(name string) string {
 	m.t.Helper()
-	return strings.TrimSpace(m.sh("systemctl show -p " + name + " --value borne.service"))
+	return strings.TrimSpace(m.sh("systemctl show -p " + name + " --value " + m.unit))
 }
 
 // waitStarted waits for the n-th restart to be up: started and READY=1,
@@ -253,28 +310,35 @@ func (m *machine) waitStarted(n int, within time.Duration) {
 	deadline := time.Now().Add(within)
 	want := fmt.Sprintf("ActiveState=active\nNRestarts=%d\nSubState=running", n)
 	for {
-		got := strings.TrimSpace(m.sh("systemctl show -p NRestarts -p ActiveState -p SubState borne.service | sort"))
+		got := strings.TrimSpace(m.sh("systemctl show -p NRestarts -p ActiveState -p SubState " + m.unit + " | sort"))
 		if got == want {
 			return
 		}
 		if time.Now().After(deadline) {
-			m.t.Fatalf("borne.service is %q, not %q:\n%s", got, want, m.screen())
+			m.t.Fatalf("%s is %q, not %q:\n%s\n%s", m.unit, got, want, m.screen(), m.sh("journalctl -b --no-pager | tail -30"))
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
 }
 
-// stop powers the machine off, and kills what is left.
+// nspawnOf lists the systemd-nspawn processes that run root.
+func nspawnOf(root string) ([]byte, error) {
+	return exec.Command("pgrep", "-f", "^[^ ]*systemd-nspawn .*-D "+regexp.QuoteMeta(root)+" ").Output()
+}
+
+// stop powers the machine off and waits until its nspawn is gone, so that
+// the root can boot again; then it kills what is left.
 func (m *machine) stop() {
 	if m.init != 0 {
 		exec.Command("nsenter", "-t", strconv.Itoa(m.init), "-a", "--", "systemctl", "poweroff").Run()
-		deadline := time.Now().Add(20 * time.Second)
-		for time.Now().Before(deadline) {
-			if _, err := os.Stat("/proc/" + strconv.Itoa(m.init)); err != nil {
-				break
-			}
-			time.Sleep(200 * time.Millisecond)
+		m.init = 0
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := nspawnOf(m.root); err != nil {
+			break
 		}
+		time.Sleep(200 * time.Millisecond)
 	}
 	exec.Command("tmux", "-L", m.sock, "kill-server").Run()
 }

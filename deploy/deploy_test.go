@@ -123,13 +123,16 @@ func TestUnitsDirectives(t *testing.T) {
 			"TTYPath": "/dev/tty1", "StandardInput": "tty-fail",
 			"TTYReset": "yes", "TTYVHangup": "yes", "TTYVTDisallocate": "yes",
 			"StandardError": "journal", "NoNewPrivileges": "yes",
+			// Not ProtectHome=: it hides /run/user, the user manager's bus
+			// and cage's Wayland socket.
+			"InaccessiblePaths": "-/home -/root",
 		},
 	}
 	cases := map[string]struct {
 		notify, start, conflicts, wantedBy string
 	}{
 		"borne.service":      {"main", "/usr/bin/borne run", "borne-cage.service", "multi-user.target"},
-		"borne-cage.service": {"all", "/usr/bin/cage -d -- /usr/bin/foot --config=/etc/borne/foot.ini -- /usr/bin/borne run", "borne.service", "graphical.target"},
+		"borne-cage.service": {"main", "/usr/bin/borne relay -- /usr/bin/cage -d -- /usr/bin/foot --config=/etc/borne/foot.ini -- /usr/bin/borne run", "borne.service", "graphical.target"},
 	}
 	for name, want := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -295,7 +298,7 @@ func TestUserAndFolder(t *testing.T) {
 // The hardening drop-ins set what a public kiosk needs.
 func TestHardeningDropins(t *testing.T) {
 	want := map[string]map[string]string{
-		"logind/borne.conf": {"NAutoVTs": "0", "ReserveVT": "0", "HandlePowerKey": "ignore"},
+		"logind/borne.conf": {"NAutoVTs": "0", "ReserveVT": "0", "HandlePowerKey": "ignore", "KillUserProcesses": "yes", "KillOnlyUsers": "borne"},
 		"system/borne.conf": {"CtrlAltDelBurstAction": "none"},
 	}
 	for file, keys := range want {

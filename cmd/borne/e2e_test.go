@@ -55,12 +55,18 @@ type term struct {
 
 func startTerm(t *testing.T, w, h int, args ...string) *term {
 	t.Helper()
+	return startTermEnv(t, w, h, nil, args...)
+}
+
+// startTermEnv is startTerm with more environment variables for borne.
+func startTermEnv(t *testing.T, w, h int, env []string, args ...string) *term {
+	t.Helper()
 	if _, err := exec.LookPath("tmux"); err != nil {
 		t.Fatal("tmux is needed for the end-to-end tests (make deps installs it)")
 	}
 	tm := &term{t: t, sock: fmt.Sprintf("borne-e2e-%d-%d", os.Getpid(), sockets.Add(1)),
 		status: filepath.Join(t.TempDir(), "status")}
-	script := `TERM=xterm-256color "$0" "$@"; echo $? > ` + tm.status + `; sleep 600`
+	script := `TERM=xterm-256color ` + strings.Join(env, " ") + ` "$0" "$@"; echo $? > ` + tm.status + `; sleep 600`
 	cmd := append([]string{"new-session", "-d", "-s", "k", "-x", strconv.Itoa(w), "-y", strconv.Itoa(h),
 		"sh", "-c", script, binary}, args...)
 	tm.tmux(cmd...)

@@ -56,6 +56,7 @@ const helpText = `borne — the kiosk shell of the public-service video kiosks
   borne logs sync [--config FILE] [--once]   send the log to the collector
   borne logs purge [--config FILE]           delete events past usage.retention that left the kiosk
   borne doctor [--config FILE]               one line per service and device: ok, degraded or missing
+  borne relay -- COMMAND [ARGS…]             run COMMAND, passing its sd_notify states on (the cage unit)
   borne version
 `
 
@@ -63,6 +64,10 @@ func (e env) main(args []string) int {
 	err := e.dispatch(args)
 	if err == nil {
 		return exitOK
+	}
+	var st exitStatus
+	if errors.As(err, &st) {
+		return int(st) // the relayed command's own status, said by itself
 	}
 	var ce badConfig
 	if errors.As(err, &ce) {
@@ -99,6 +104,8 @@ func (e env) dispatch(args []string) error {
 		return e.logsCmd(rest)
 	case "doctor":
 		return e.doctorCmd(rest)
+	case "relay":
+		return e.relayCmd(rest)
 	case "version":
 		fmt.Fprintf(e.stdout, "borne %s\n", Version)
 		return nil
