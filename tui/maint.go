@@ -225,13 +225,13 @@ func (m Model) maintAction(id string) (Model, tea.Cmd) {
 			return fmt.Sprintf(done, n), err
 		})
 	case id == "m:reset-client":
-		if m.kioskBusy() {
+		if m.refuseDuringCall() {
 			return m, nil
 		}
 		r := m.d.HW.Sessions.(hw.Resetter)
 		return m, m.maintCmd(func(ctx context.Context) (string, error) { return m.t("maint.client-reset"), r.Reset(ctx) })
 	case id == "m:restart" && m.remote():
-		if m.kioskBusy() {
+		if m.refuseDuringCall() {
 			return m, nil
 		}
 		// The lock is on record before the kiosk stops.
@@ -283,7 +283,7 @@ func (m Model) runTest(id string) (Model, tea.Cmd) {
 			return m.t("test.page.sent"), err
 		})
 	case "t:brightness":
-		if m.kioskBusy() {
+		if m.refuseDuringCall() {
 			return m, nil
 		}
 		m.maintMsg = m.t("test.brightness.now")

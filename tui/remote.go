@@ -35,9 +35,9 @@ func (m Model) kioskState() KioskState {
 	return KioskState{OutOfService: m.oos, InCall: m.scr == scrCalling || m.scr == scrInCall}
 }
 
-// kioskBusy tells a remote session that a citizen is in a call, so that
-// nothing cuts it; it says so on the menu.
-func (m *Model) kioskBusy() bool {
+// refuseDuringCall tells a remote session whether a citizen is in a call,
+// so that nothing cuts it, and if so says it on the menu.
+func (m *Model) refuseDuringCall() bool {
 	if !m.remote() || !m.d.Remote.State().InCall {
 		return false
 	}

@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -155,26 +156,11 @@ func relaySocket(up notifier, getenv func(string) string) (path string, closeFn 
 	return path, func() { conn.Close(); os.RemoveAll(dir) }, nil
 }
 
-func isRelayed(state string) bool {
-	for _, s := range relayed {
-		if state == s {
-			return true
-		}
-	}
-	return false
-}
+func isRelayed(state string) bool { return slices.Contains(relayed, state) }
 
 func withoutVars(env []string, names ...string) []string {
-	out := env[:0:0]
-	for _, kv := range env {
+	return slices.DeleteFunc(slices.Clone(env), func(kv string) bool {
 		name, _, _ := strings.Cut(kv, "=")
-		keep := true
-		for _, n := range names {
-			keep = keep && name != n
-		}
-		if keep {
-			out = append(out, kv)
-		}
-	}
-	return out
+		return slices.Contains(names, name)
+	})
 }

@@ -110,12 +110,14 @@ func (e env) shell(cfg *config.Config) (err error) {
 		return usage.Event{Kind: kind, At: now, Site: cfg.Site.ID, Place: cfg.PlaceAt(now)}
 	}
 	started := make(chan struct{})
-	sup := newSupervisor(e, g, logger, recent, func(kind string, detail map[string]any) {
+	// record is for events the shell's own model does not see.
+	record := func(kind string, detail map[string]any) {
 		<-started
 		ev := stamp(kind)
 		ev.Detail = detail
 		rec.record(ev)
-	})
+	}
+	sup := newSupervisor(e, g, logger, recent, record)
 	help, err := startRemote(cfg.Remote, logger, g)
 	if err != nil {
 		logger.Error("remote help unavailable", "err", err)
@@ -130,11 +132,7 @@ func (e env) shell(cfg *config.Config) (err error) {
 		tea.WithoutSignalHandler(),
 		tea.WithFPS(15),
 	)
-	help.Attach(deps, p.Send, func() {
-		ev := stamp(usage.KindMaintenanceLocked)
-		ev.Detail = map[string]any{"remote": true}
-		rec.record(ev)
-	})
+	help.Attach(deps, p.Send, func() { record(usage.KindMaintenanceLocked, map[string]any{"remote": true}) })
 	stop := handleSignals(p, g)
 	defer stop()
 	jobs := startJobs(cfg, rec, logger, g.goSafe) // sync, daily purge, metrics file (jobs.go)
