@@ -21,11 +21,12 @@ func bookworm(t *testing.T) string {
 		t.Skip("installing into a Debian root needs root (chroot); CI runs as root")
 	}
 	root := filepath.Join(t.TempDir(), "bookworm")
-	mirror := os.Getenv("BORNE_DEBIAN_MIRROR")
-	if mirror == "" {
-		mirror = "http://deb.debian.org/debian"
+	// debootstrap's own default mirror, unless the site names one.
+	args := []string{"--variant=minbase", "bookworm", root}
+	if mirror := os.Getenv("BORNE_DEBIAN_MIRROR"); mirror != "" {
+		args = append(args, mirror)
 	}
-	out, err := exec.Command(debootstrap, "--variant=minbase", "bookworm", root, mirror).CombinedOutput()
+	out, err := exec.Command(debootstrap, args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("debootstrap: %v\n%s", err, tail(out, 2000))
 	}

@@ -4,7 +4,8 @@
 # for SQLite); `dev-deps.sh test` adds what the tests drive for real: tmux,
 # dbus-daemon, sqlite3, systemd's unit checker, foot, dpkg, debootstrap and
 # systemd-nspawn (the package installed on a fresh Debian 12, booted) and
-# the printing tests' cupsd. Go itself must be on PATH.
+# the printing tests' cupsd; sway, grim and wtype for the screen tests,
+# chromium, PipeWire and PostgreSQL. Go itself must be on PATH.
 set -eu
 
 have() { command -v "$1" >/dev/null 2>&1; }
@@ -26,6 +27,19 @@ if [ "${1:-build}" = test ]; then
 	have debootstrap || [ -x /usr/sbin/debootstrap ] || need="$need debootstrap"
 	have systemd-nspawn || need="$need systemd-container"
 	have make || need="$need make"
+	# The screen (a headless sway, screenshots, typed input), the partner's
+	# browser, the sound server and the collector's PostgreSQL.
+	have sway || need="$need sway"
+	have grim || need="$need grim"
+	have wtype || need="$need wtype"
+	[ -e /usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf ] || need="$need fonts-dejavu-core"
+	have chromium || need="$need chromium"
+	have pipewire || need="$need pipewire"
+	have pipewire-pulse || need="$need pipewire-pulse"
+	have wireplumber || need="$need wireplumber"
+	have pactl || need="$need pulseaudio-utils"
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need="$need postgresql"
+	have useradd || need="$need passwd"
 fi
 
 if [ -n "$need" ]; then

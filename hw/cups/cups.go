@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"os/user"
 	"strconv"
 	"sync"
@@ -34,7 +35,9 @@ type Config struct {
 	Server string
 	// Queue is the CUPS queue's name.
 	Queue string
-	// User is who the jobs are from; the process's user when empty.
+	// User is who the jobs are from: the process's own user when empty, as
+	// production leaves it. cupsd 2.4 crashes on some requests naming a user
+	// the system does not know, so this must be a real account.
 	User string
 	// SystemBus connects to the bus the CUPS notifier and cups-pk-helper
 	// are on (the system bus). Nil leaves the printer to polling and IPP.
@@ -126,10 +129,7 @@ func newPrinter(cfg Config) (*Printer, error) {
 		cfg.Server = "localhost:631"
 	}
 	if cfg.User == "" {
-		cfg.User = "borne"
-		if u, err := user.Current(); err == nil && u.Username != "" {
-			cfg.User = u.Username
-		}
+		cfg.User = processUser()
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = 2 * time.Second
@@ -327,4 +327,14 @@ func (p *Printer) poke() {
 	case p.wake <- struct{}{}:
 	default:
 	}
+}
+
+// processUser names the account this process runs as. Without a passwd
+// entry (a DynamicUser unit) the numeric uid is what cupsd would see on its
+// socket anyway.
+func processUser() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	return strconv.Itoa(os.Getuid())
 }

@@ -15,7 +15,7 @@ import (
 // bus; polling finds its job held forever, so only signals move it.
 func newFakePrinter(t *testing.T, f *fakeCUPS, bus string, lease time.Duration) *cups.Printer {
 	t.Helper()
-	cfg := cups.Config{Server: f.addr(), Queue: "borne-test", User: "borne", Poll: 50 * time.Millisecond, Lease: lease, StuckAfter: time.Hour}
+	cfg := cups.Config{Server: f.addr(), Queue: "borne-test", User: user, Poll: 50 * time.Millisecond, Lease: lease, StuckAfter: time.Hour}
 	if bus != "" {
 		cfg.SystemBus = dialer(bus)
 	}
@@ -141,7 +141,7 @@ func TestJobOutcomes(t *testing.T) {
 
 func TestJobStuck(t *testing.T) {
 	f := startFakeCUPS(t)
-	p, err := cups.New(cups.Config{Server: f.addr(), Queue: "borne-test", User: "borne", Poll: 20 * time.Millisecond, StuckAfter: 200 * time.Millisecond})
+	p, err := cups.New(cups.Config{Server: f.addr(), Queue: "borne-test", User: user, Poll: 20 * time.Millisecond, StuckAfter: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
