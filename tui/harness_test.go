@@ -215,10 +215,12 @@ func (h *harness) settle(quiet time.Duration) {
 	}
 }
 
-// until waits for the model to reach a state, processing messages.
+// until waits for the model to reach a state, processing messages. The
+// budget is generous: an argon2 PIN check under the race detector on a
+// loaded machine takes seconds, and a wait is no timing assertion.
 func (h *harness) until(what string, ok func(Model) bool) {
 	h.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !ok(h.m) {
 		if time.Now().After(deadline) {
 			h.t.Fatalf("never reached: %s (screen %s)", what, h.m.Screen())
