@@ -19,6 +19,7 @@ type call struct {
 	started  time.Time // zero until the session runs
 	ending   string    // outcome the shell decided before the session ended
 	checking bool
+	test     bool // an agent's trial call from maintenance
 }
 
 type (
@@ -148,7 +149,7 @@ func (m Model) onStarted(msg sessionStartedMsg) (tea.Model, tea.Cmd) {
 	m.scr, m.focus = scrInCall, 0
 	gen := m.call.gen
 	return m, tea.Batch(
-		m.record(usage.Event{Kind: usage.KindSessionStarted, Operator: m.call.op}),
+		m.record(m.callEvent(usage.Event{Kind: usage.KindSessionStarted, Operator: m.call.op})),
 		waitSession(gen, msg.s),
 		m.callTick(gen),
 		m.setPrivacy(false),
@@ -178,10 +179,15 @@ func (m Model) cancelCall() (Model, tea.Cmd) {
 	if m.scr != scrCalling {
 		return m, nil
 	}
-	op := m.call.op
+	e := m.callEvent(usage.Event{Kind: usage.KindSessionEnded, Operator: m.call.op, Outcome: usage.OutcomeCancelled})
+	test := m.call.test
 	m.call = call{gen: m.call.gen + 1}
 	m.scr, m.focus = scrOperator, 0
-	return m, m.record(usage.Event{Kind: usage.KindSessionEnded, Operator: op, Outcome: usage.OutcomeCancelled})
+	if test {
+		m, back := m.backFromTest("test.call.cancelled")
+		return m, tea.Batch(m.record(e), back)
+	}
+	return m, m.record(e)
 }
 
 func (m Model) endCall() (Model, tea.Cmd) {
@@ -225,9 +231,13 @@ func (m Model) onEnded(msg sessionEndedMsg) (tea.Model, tea.Cmd) {
 		m.log.Warn("video session ended early", "operator", m.call.op, "err", msg.end.Err)
 		return m.failCall("unavail.ended", dur)
 	}
-	e := usage.Event{Kind: usage.KindSessionEnded, Operator: m.call.op, Outcome: outcome, DurationMS: dur.Milliseconds()}
+	e := m.callEvent(usage.Event{Kind: usage.KindSessionEnded, Operator: m.call.op, Outcome: outcome, DurationMS: dur.Milliseconds()})
 	m.callWorked(m.call.op)
 	m.call.session = nil
+	if m.call.test { // an agent's trial: back to maintenance, no survey
+		m, back := m.backFromTest("test.call.done")
+		return m, tea.Batch(m.record(e), m.sweep(), back)
+	}
 	m.scr, m.focus = scrAfter, 0
 	gen := m.call.gen
 	return m, tea.Batch(m.record(e), m.sweep(),
@@ -237,10 +247,51 @@ func (m Model) onEnded(msg sessionEndedMsg) (tea.Model, tea.Cmd) {
 // failCall shows the citizen that the service is unavailable and records
 // the failed session.
 func (m Model) failCall(reason string, dur time.Duration) (Model, tea.Cmd) {
-	e := usage.Event{Kind: usage.KindSessionEnded, Operator: m.call.op, Outcome: usage.OutcomeFailed, DurationMS: dur.Milliseconds()}
+	e := m.callEvent(usage.Event{Kind: usage.KindSessionEnded, Operator: m.call.op, Outcome: usage.OutcomeFailed, DurationMS: dur.Milliseconds()})
 	m.call.session = nil
+	if m.call.test {
+		m, back := m.backFromTest("test.call.failed")
+		m.maint.msg += " " + m.t(reason)
+		return m, tea.Batch(m.record(e), m.callFailed(m.call.op), m.sweep(), back)
+	}
 	m.scr, m.focus, m.unavail = scrUnavailable, 0, reason
 	return m, tea.Batch(m.record(e), m.callFailed(m.call.op), m.sweep())
+}
+
+// testCall rings the site's test operator from maintenance: a real call,
+// logged apart from citizens' calls, after which the agent is back on the
+// tests page, still unlocked.
+func (m Model) testCall() (Model, tea.Cmd) {
+	m.sel = m.testOperator()
+	m, cmd := m.startCall()
+	m.call.test = m.scr == scrCalling
+	if !m.call.test {
+		m.maint.msg = m.t("test.call.unavailable")
+	}
+	return m, cmd
+}
+
+// testing tells whether an agent's trial call has the screen.
+func (m Model) testing() bool {
+	return m.call.test && (m.scr == scrCalling || m.scr == scrInCall)
+}
+
+// backFromTest puts the agent back on the tests page with a word on how
+// the trial call went.
+func (m Model) backFromTest(key string) (Model, tea.Cmd) {
+	m.call.test = false
+	m.scr, m.maint.page, m.maint.msg = scrMaint, pageTests, m.t(key)
+	m.firstFocus()
+	return m, m.idleTimers()
+}
+
+// callEvent marks the events of a trial call, so that figures and stats
+// count citizens' calls only.
+func (m Model) callEvent(e usage.Event) usage.Event {
+	if m.call.test {
+		e.Detail = map[string]any{"test": true}
+	}
+	return e
 }
 
 // sweep puts the hardware back as it is between calls: the screen at its

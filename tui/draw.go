@@ -24,6 +24,10 @@ type target struct {
 	x, y, w, h int
 	kind       kind
 	disabled   bool
+	act        maintAction // a maintenance button's meaning
+	// secret keys (the PIN pad's digits) never take the focus, by tap or
+	// by arrow, so that no highlight tells which one was pressed.
+	secret bool
 }
 
 func (t target) contains(x, y int) bool {

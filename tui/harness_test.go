@@ -311,7 +311,7 @@ func (h *harness) maintenance(cfg *config.Config) Maintenance {
 			return usage.NewLockout(h.lockPath, cfg.Maintenance.MaxAttempts).State()
 		},
 		Figures: func(ctx context.Context, from, to time.Time) (Figures, error) { return h.figures, nil },
-		Export:  func(ctx context.Context) (string, error) { return "42 events written to /media/usb/x.ndjson", nil },
+		Export:  func(ctx context.Context) (Exported, error) { return Exported{Events: 42, File: "borne-x.ndjson"}, nil },
 	}
 }
 

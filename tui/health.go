@@ -91,8 +91,8 @@ func (m Model) onChange(c hw.Change) (tea.Model, tea.Cmd) {
 // outOfService is why the kiosk cannot serve now, in words for citizens:
 // maintenance's message first, else the first missing device.
 func (m Model) outOfService() string {
-	if m.oos != "" {
-		return m.oos
+	if m.oos.On() {
+		return m.oosText()
 	}
 	if len(m.health.faults) == 0 {
 		return ""
@@ -108,7 +108,7 @@ func (m Model) outOfService() string {
 // blocked tells whether the citizen screens are out of service: agents in
 // maintenance still see and use theirs.
 func (m Model) blocked() bool {
-	return !m.agent() && m.outOfService() != ""
+	return !m.agent() && !m.testing() && m.outOfService() != ""
 }
 
 // agent tells whether a site agent has the screen: the PIN pad or the

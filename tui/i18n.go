@@ -20,6 +20,10 @@ func Languages() []string {
 	return out
 }
 
+// Text is a word of the catalogs, for what borne draws outside the
+// model (the remote viewer's bar).
+func Text(lang, key string) string { return tr(lang, key) }
+
 // tr looks a word up in lang, falling back to French, then to the key
 // itself so a missing word shows up plainly instead of as a blank.
 func tr(lang, key string) string {

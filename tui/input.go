@@ -38,7 +38,7 @@ func (m Model) onKey(k tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		return typed, cmd
 	}
 	if m.scr == scrPin {
-		if s := k.String(); len(s) == 1 && s[0] >= '0' && s[0] <= '9' || s == "backspace" || (s == "enter" && m.pin != "") {
+		if s := k.String(); len(s) == 1 && s[0] >= '0' && s[0] <= '9' || s == "backspace" || (s == "enter" && m.maint.pin != "") {
 			if s == "enter" {
 				s = "ok"
 			}
@@ -79,7 +79,7 @@ func (m *Model) moveFocus(targets []target, step int) {
 	f := m.focus
 	for range n {
 		f = ((f+step)%n + n) % n
-		if targets[f].id != idCorner && !targets[f].disabled {
+		if focusable(targets[f]) {
 			break
 		}
 	}
@@ -90,12 +90,15 @@ func (m *Model) moveFocus(targets []target, step int) {
 func (m *Model) firstFocus() {
 	m.focus = 0
 	for i, t := range m.layout().targets {
-		if !t.disabled && t.id != idCorner {
+		if focusable(t) {
 			m.focus = i
 			return
 		}
 	}
 }
+
+// focusable tells whether the focus may rest on t.
+func focusable(t target) bool { return !t.disabled && !t.secret && t.id != idCorner }
 
 // columns is how far up and down move: the grid's width on home.
 func (m Model) columns() int {
@@ -130,7 +133,9 @@ func (m Model) onRelease(ms tea.Mouse) (tea.Model, tea.Cmd) {
 	}
 	for i, t := range m.layout().targets {
 		if t.id == pressed {
-			m.focus = i
+			if !t.secret {
+				m.focus = i
+			}
 			return m.activate(t, nil)
 		}
 	}
@@ -162,13 +167,15 @@ func (m Model) activate(t target, cmd tea.Cmd) (tea.Model, tea.Cmd) {
 		return m, cmd
 	}
 	var next tea.Cmd
+	if t.act.op != opNone {
+		m, next = m.maintAction(t.act)
+		return m, tea.Batch(cmd, next)
+	}
 	switch id := t.id; {
 	case id == idCorner:
 		m, next = m.cornerTap()
 	case strings.HasPrefix(id, "pin:"):
 		m, next = m.pinKey(strings.TrimPrefix(id, "pin:"))
-	case strings.HasPrefix(id, "m:"), strings.HasPrefix(id, "t:"), strings.HasPrefix(id, "oos:"):
-		m, next = m.maintAction(id)
 	case strings.HasPrefix(id, "form:"):
 		i, _ := strconv.Atoi(strings.TrimPrefix(id, "form:"))
 		m, next = m.printForm(i)
@@ -208,8 +215,9 @@ func (m Model) back(cmd tea.Cmd) (tea.Model, tea.Cmd) {
 	case scrOperator, scrUnavailable, scrAfter, scrPin:
 		m.goHome()
 	case scrMaint:
-		if m.mpage != pageMenu {
-			m.mpage, m.maintMsg = pageMenu, ""
+		if m.maint.confirm != opNone || m.maint.page != pageMenu {
+			m.maint.confirm = opNone
+			m.maint.page, m.maint.msg = pageMenu, ""
 			m.firstFocus()
 		}
 	case scrCalling:

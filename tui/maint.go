@@ -3,9 +3,11 @@ package tui
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -15,14 +17,97 @@ import (
 	"github.com/loiret/borne/usage"
 )
 
-// Maintenance pages and their buttons.
+// maintState is the agents' side of the shell, from the corner's taps to
+// the menu's last answer; goHome clears all but the pad's count and
+// lock-out.
+type maintState struct {
+	taps      []time.Time // recent taps on the header's corner
+	pin       string      // digits typed on the pad, until checked
+	pinMsg    string      // catalog key of the pad's last word
+	checking  bool        // a PIN is being checked
+	pad       int         // bumps each time the PIN pad opens
+	lockUntil time.Time
+	page      maintPage
+	msg       string      // the menu's one-line answer
+	checks    []hw.Check  // the status page's lines; nil: being gathered
+	figures   *[2]Figures // today, this month; nil: being counted
+	draft     string      // an out-of-service message being typed
+	confirm   maintOp     // an action waiting for its second tap
+}
+
+// maintPage is the page of the maintenance menu on screen.
+type maintPage int
+
 const (
-	pageMenu    = "menu"
-	pageStatus  = "status"
-	pageTests   = "tests"
-	pageService = "service"
-	pageFigures = "figures"
+	pageMenu maintPage = iota
+	pageStatus
+	pageTests
+	pageService
+	pageFigures
 )
+
+// maintOp is what a maintenance button does.
+type maintOp int
+
+const (
+	opNone maintOp = iota
+	opMenu
+	opLock
+	opStatus
+	opTests
+	opService
+	opBackInService
+	opFigures
+	opExport
+	opPurge
+	opPrinter
+	opResetClient
+	opRestart
+	opOutOfService // with a ready message's key, or the typed one
+	opTestPage
+	opTestBrightness
+	opTestCamera
+	opTestCall
+)
+
+// maintAction is a maintenance button's meaning: the menu dispatches on
+// it, never on the button's name.
+type maintAction struct {
+	op        maintOp
+	preset    string // opOutOfService: the ready message's catalog key; "": the typed one
+	confirmed bool   // the second tap of an action that asks first
+}
+
+var opNames = [...]string{
+	opMenu: "m:menu", opLock: "m:lock", opStatus: "m:status", opTests: "m:tests", opService: "m:service",
+	opBackInService: "m:back-in-service", opFigures: "m:figures", opExport: "m:export", opPurge: "m:purge",
+	opPrinter: "m:printer", opResetClient: "m:reset-client", opRestart: "m:restart",
+	opTestPage: "t:page", opTestBrightness: "t:brightness", opTestCamera: "t:camera", opTestCall: "t:call",
+}
+
+// id names the button for hit-testing and focus, and for tests.
+func (a maintAction) id() string {
+	switch {
+	case a.op == opOutOfService && a.preset == "":
+		return "oos:draft"
+	case a.op == opOutOfService:
+		return "oos:" + a.preset
+	case a.confirmed:
+		return opNames[a.op] + ":yes"
+	}
+	return opNames[a.op]
+}
+
+// asks tells whether an action waits for a confirmation: those that stop
+// the kiosk or throw citizens' prints away.
+func (a maintAction) asks() bool {
+	return !a.confirmed && (a.op == opRestart || a.op == opPurge)
+}
+
+// button is a maintenance target that does a.
+func (m Model) button(a maintAction, key string) target {
+	return target{id: a.id(), act: a, lines: []string{m.t(key)}}
+}
 
 // The out-of-service messages an agent can pick; a typed one is possible
 // with a keyboard.
@@ -41,10 +126,19 @@ type (
 
 func (m Model) maintMenu(f *frame) {
 	f.put(2, 2, m.w-4, m.st.Title.Render(fit(m.t("maint.title"), m.w-4)))
-	if m.maintMsg != "" {
-		f.put(2, 3, m.w-4, m.st.Warn.Render(fit(m.maintMsg, m.w-4)))
+	switch {
+	case m.maint.msg != "":
+		f.put(2, 3, m.w-4, m.st.Warn.Render(fit(m.maint.msg, m.w-4)))
+	case m.maint.page == pageMenu && m.oos.On() && !m.oos.Since.IsZero():
+		since := m.oos.Since.In(m.d.Config.Location()).Format("02/01/2006 15:04")
+		f.put(2, 3, m.w-4, m.st.Muted.Render(fit(fmt.Sprintf(m.t("maint.oos.since"), since), m.w-4)))
 	}
-	switch m.mpage {
+	by, bh := m.bottom()
+	if m.maint.confirm != opNone {
+		m.confirmPage(f, by, bh)
+		return
+	}
+	switch m.maint.page {
 	case pageStatus:
 		m.statusPage(f)
 	case pageFigures:
@@ -56,48 +150,55 @@ func (m Model) maintMenu(f *frame) {
 	default:
 		m.grid(f, m.menuButtons())
 	}
-	by, bh := m.bottom()
-	back := target{id: "m:menu", lines: []string{m.t("maint.menu")}}
-	if m.mpage == pageMenu {
-		back = target{id: "m:lock", kind: kindPrimary, lines: []string{m.t("maint.lock")}}
+	back := m.button(maintAction{op: opMenu}, "maint.menu")
+	if m.maint.page == pageMenu {
+		back = m.button(maintAction{op: opLock}, "maint.lock")
+		back.kind = kindPrimary
 	}
 	m.buttonRow(f, by, bh, back)
 }
 
+// confirmPage asks before an action that cannot be undone. Its "yes" sits
+// in the bottom row, far from the button that asked, so that a double tap
+// never confirms; the focus starts on "cancel".
+func (m Model) confirmPage(f *frame, by, bh int) {
+	what := "maint.confirm.restart"
+	if m.maint.confirm == opPurge {
+		what = "maint.confirm.purge"
+	}
+	f.put(2, 5, m.w-4, m.para(m.st.Text, m.t(what), m.w-4, max(by-6, 1)))
+	yes := m.button(maintAction{op: m.maint.confirm, confirmed: true}, what+".yes")
+	m.buttonRow(f, by, bh, m.button(maintAction{op: opMenu}, "maint.cancel"), yes)
+}
+
 func (m Model) menuButtons() []target {
-	service := target{id: "m:service", lines: []string{m.t("maint.oos")}}
-	if m.oos != "" {
-		service = target{id: "m:back-in-service", lines: []string{m.t("maint.back-in-service")}}
+	service := m.button(maintAction{op: opService}, "maint.oos")
+	if m.oos.On() {
+		service = m.button(maintAction{op: opBackInService}, "maint.back-in-service")
 	}
-	ts := []target{
-		{id: "m:status", lines: []string{m.t("maint.status")}},
-		{id: "m:tests", lines: []string{m.t("maint.tests")}},
-		service,
-		{id: "m:figures", lines: []string{m.t("maint.figures")}},
-	}
+	ts := []target{m.button(maintAction{op: opStatus}, "maint.status"), m.button(maintAction{op: opTests}, "maint.tests"),
+		service, m.button(maintAction{op: opFigures}, "maint.figures")}
 	if m.d.Maint.Export != nil {
-		ts = append(ts, target{id: "m:export", lines: []string{m.t("maint.export")}})
+		ts = append(ts, m.button(maintAction{op: opExport}, "maint.export"))
 	}
 	if m.d.HW.Printer != nil {
-		ts = append(ts, target{id: "m:purge", lines: []string{m.t("maint.purge")}})
+		ts = append(ts, m.button(maintAction{op: opPurge}, "maint.purge"))
 	}
 	if _, ok := m.d.HW.Printer.(hw.PrintQueue); ok {
-		ts = append(ts, target{id: "m:printer", lines: []string{m.t("maint.printer")}})
+		ts = append(ts, m.button(maintAction{op: opPrinter}, "maint.printer"))
 	}
 	if _, ok := m.d.HW.Sessions.(hw.Resetter); ok {
-		ts = append(ts, target{id: "m:reset-client", lines: []string{m.t("maint.reset-client")}})
+		ts = append(ts, m.button(maintAction{op: opResetClient}, "maint.reset-client"))
 	}
-	return append(ts, target{id: "m:restart", lines: []string{m.t("maint.restart")}})
+	return append(ts, m.button(maintAction{op: opRestart}, "maint.restart"))
 }
 
 func (m Model) testButtons() []target {
-	ts := []target{
-		{id: "t:page", lines: []string{m.t("test.page")}, disabled: m.d.HW.Printer == nil},
-		{id: "t:brightness", lines: []string{m.t("test.brightness")}},
-		{id: "t:camera", lines: []string{m.t("test.camera")}},
-	}
+	page := m.button(maintAction{op: opTestPage}, "test.page")
+	page.disabled = m.d.HW.Printer == nil
+	ts := []target{page, m.button(maintAction{op: opTestBrightness}, "test.brightness"), m.button(maintAction{op: opTestCamera}, "test.camera")}
 	if m.testOperator() >= 0 && !m.remote() { // a call from afar would ring at an empty kiosk
-		ts = append(ts, target{id: "t:call", lines: []string{m.t("test.call")}})
+		ts = append(ts, m.button(maintAction{op: opTestCall}, "test.call"))
 	}
 	return ts
 }
@@ -126,12 +227,12 @@ func (m Model) grid(f *frame, ts []target) {
 }
 
 func (m Model) statusPage(f *frame) {
-	if m.checks == nil {
+	if m.maint.checks == nil {
 		f.put(2, 5, m.w-4, m.st.Text.Render(m.t("maint.checking")))
 		return
 	}
 	var b strings.Builder
-	for i, c := range m.checks {
+	for i, c := range m.maint.checks {
 		if i > 0 {
 			b.WriteByte('\n')
 		}
@@ -154,7 +255,7 @@ func (m Model) statusPage(f *frame) {
 }
 
 func (m Model) figuresPage(f *frame) {
-	if m.figures == nil {
+	if m.maint.figures == nil {
 		f.put(2, 5, m.w-4, m.st.Text.Render(m.t("maint.checking")))
 		return
 	}
@@ -165,11 +266,11 @@ func (m Model) figuresPage(f *frame) {
 		}
 		return fmt.Sprintf(m.t("figures.line"), label, x.Calls, x.Completed, x.Prints, x.Surveys, avg)
 	}
-	lines := []string{line(m.t("figures.today"), m.figures[0]), line(m.t("figures.month"), m.figures[1]), "", m.st.Title.Render(m.t("figures.faults"))}
-	if len(m.figures[1].Faults) == 0 {
+	lines := []string{line(m.t("figures.today"), m.maint.figures[0]), line(m.t("figures.month"), m.maint.figures[1]), "", m.st.Title.Render(m.t("figures.faults"))}
+	if len(m.maint.figures[1].Faults) == 0 {
 		lines = append(lines, m.t("figures.nofault"))
 	}
-	for _, fl := range m.figures[1].Faults {
+	for _, fl := range m.maint.figures[1].Faults {
 		lines = append(lines, " • "+clean(fl))
 	}
 	by, _ := m.bottom()
@@ -179,153 +280,221 @@ func (m Model) figuresPage(f *frame) {
 func (m Model) servicePage(f *frame) {
 	ts := make([]target, 0, len(oosPresets)+1)
 	for _, p := range oosPresets {
-		ts = append(ts, target{id: "oos:" + p, lines: []string{m.t(p)}})
+		ts = append(ts, m.button(maintAction{op: opOutOfService, preset: p}, p))
 	}
-	if m.oosDraft != "" {
-		ts = append(ts, target{id: "oos:draft", lines: []string{fmt.Sprintf(m.t("oos.typed"), m.oosDraft)}})
+	if m.maint.draft != "" {
+		typed := m.button(maintAction{op: opOutOfService}, "oos.typed")
+		typed.lines = []string{fmt.Sprintf(m.t("oos.typed"), m.maint.draft)}
+		ts = append(ts, typed)
 	} else {
 		f.put(2, 4, m.w-4, m.st.Muted.Render(fit(m.t("oos.type"), m.w-4)))
 	}
 	m.grid(f, ts)
 }
 
-// maintAction runs one maintenance button.
-func (m Model) maintAction(id string) (Model, tea.Cmd) {
-	m.maintMsg = ""
-	switch {
-	case id == "m:menu":
-		m.mpage = pageMenu
-		m.syncKiosk()
-	case id == "m:lock":
-		return m.lock()
-	case id == "m:status":
-		m.mpage, m.checks = pageStatus, nil
-		return m, m.runChecks()
-	case id == "m:tests":
-		m.mpage = pageTests
-	case id == "m:service":
-		m.mpage, m.oosDraft = pageService, ""
-	case id == "m:back-in-service":
-		m.oos = ""
+// maintAction runs one maintenance button; the page changes of the menu
+// itself are in goPage.
+func (m Model) maintAction(a maintAction) (Model, tea.Cmd) {
+	m.maint.msg = ""
+	if a.asks() {
+		if a.op == opRestart && m.refuseDuringCall() {
+			return m, nil // no question whose answer would be refused
+		}
+		m.maint.confirm = a.op
 		m.firstFocus()
-		return m, tea.Batch(m.tellKiosk(BackInServiceMsg{}), m.record(usage.Event{Kind: usage.KindBackInService}))
-	case id == "m:figures":
-		m.mpage, m.figures = pageFigures, nil
-		return m, m.askFigures()
-	case id == "m:export":
-		return m, m.maintCmd(m.d.Maint.Export)
-	case id == "m:purge":
+		return m, nil
+	}
+	m.maint.confirm = opNone
+	switch a.op {
+	case opLock:
+		return m.lock()
+	case opBackInService:
+		m.oos = usage.OutOfService{}
+		m.firstFocus()
+		return m, tea.Batch(m.tellKiosk(BackInServiceMsg{}), m.keepService(m.oos), m.record(usage.Event{Kind: usage.KindBackInService}))
+	case opOutOfService:
+		return m.putOutOfService(a.preset)
+	case opExport:
+		return m, m.export()
+	case opPurge:
 		p := m.d.HW.Printer
-		return m, m.maintCmd(func(ctx context.Context) (string, error) { return m.t("maint.purged"), p.Purge(ctx) })
-	case id == "m:printer":
+		return m, m.maintCmd("maint.purge.failed", func(ctx context.Context) (string, error) { return m.t("maint.purged"), p.Purge(ctx) })
+	case opPrinter:
 		q := m.d.HW.Printer.(hw.PrintQueue)
 		done := m.t("maint.printer-done")
-		return m, m.maintCmd(func(ctx context.Context) (string, error) {
+		return m, m.maintCmd("maint.printer.failed", func(ctx context.Context) (string, error) {
 			n, err := restartPrinter(ctx, q)
 			return fmt.Sprintf(done, n), err
 		})
-	case id == "m:reset-client":
+	case opResetClient:
 		if m.refuseDuringCall() {
 			return m, nil
 		}
 		r := m.d.HW.Sessions.(hw.Resetter)
-		return m, m.maintCmd(func(ctx context.Context) (string, error) { return m.t("maint.client-reset"), r.Reset(ctx) })
-	case id == "m:restart" && m.remote():
-		if m.refuseDuringCall() {
-			return m, nil
-		}
-		// The lock is on record before the kiosk stops.
-		m, lock := m.lock()
-		restart := m.tellKiosk(RestartMsg{})
-		return m, func() tea.Msg {
-			if lock != nil {
-				lock()
-			}
-			return restart()
-		}
-	case id == "m:restart":
-		m.quiting = true
-		return m, tea.Sequence(m.record(usage.Event{Kind: usage.KindMaintenanceLocked}), tea.Quit)
-	case strings.HasPrefix(id, "oos:"):
-		return m.putOutOfService(strings.TrimPrefix(id, "oos:"))
-	case strings.HasPrefix(id, "t:"):
-		return m.runTest(id)
+		return m, m.maintCmd("maint.client.failed", func(ctx context.Context) (string, error) { return m.t("maint.client-reset"), r.Reset(ctx) })
+	case opRestart:
+		return m.restart()
+	case opTestPage, opTestBrightness, opTestCamera, opTestCall:
+		return m.runTest(a.op)
 	}
-	m.firstFocus()
-	return m, nil
+	return m.goPage(a.op)
 }
 
-func (m Model) putOutOfService(which string) (Model, tea.Cmd) {
-	kind := "preset"
-	m.oos = m.t(which)
-	if which == "draft" {
-		kind, m.oos = "custom", clean(m.oosDraft)
+// goPage opens a page of the menu.
+func (m Model) goPage(op maintOp) (Model, tea.Cmd) {
+	var cmd tea.Cmd
+	switch op {
+	case opMenu:
+		m.maint.page = pageMenu
+		m.syncKiosk()
+	case opStatus:
+		m.maint.page, m.maint.checks = pageStatus, nil
+		cmd = m.runChecks()
+	case opTests:
+		m.maint.page = pageTests
+	case opService:
+		m.maint.page, m.maint.draft = pageService, ""
+	case opFigures:
+		m.maint.page, m.maint.figures = pageFigures, nil
+		cmd = m.askFigures()
 	}
-	m.oosDraft, m.mpage = "", pageMenu
 	m.firstFocus()
-	return m, tea.Batch(m.tellKiosk(OutOfServiceMsg{Reason: m.oos}),
+	return m, cmd
+}
+
+func (m Model) restart() (Model, tea.Cmd) {
+	if !m.remote() {
+		m.quiting = true
+		return m, tea.Sequence(m.record(usage.Event{Kind: usage.KindMaintenanceLocked}), tea.Quit)
+	}
+	if m.refuseDuringCall() {
+		return m, nil
+	}
+	// The lock is on record before the kiosk stops.
+	m, lock := m.lock()
+	restart := m.tellKiosk(RestartMsg{})
+	return m, func() tea.Msg {
+		if lock != nil {
+			lock()
+		}
+		return restart()
+	}
+}
+
+// putOutOfService shows a ready message (its key: each citizen reads it in
+// their language) or the typed one, and keeps it for the next start.
+func (m Model) putOutOfService(preset string) (Model, tea.Cmd) {
+	kind := "preset"
+	m.oos = usage.OutOfService{Key: preset, Since: m.d.Now()}
+	if preset == "" {
+		kind, m.oos.Message = "custom", clean(m.maint.draft)
+	}
+	m.maint.draft, m.maint.page = "", pageMenu
+	m.firstFocus()
+	return m, tea.Batch(m.tellKiosk(OutOfServiceMsg{State: m.oos}), m.keepService(m.oos),
 		m.record(usage.Event{Kind: usage.KindOutOfService, Detail: map[string]any{"message_kind": kind}}))
 }
 
 func (m Model) lock() (Model, tea.Cmd) {
 	m.goHome()
-	m.mpage, m.checks, m.figures, m.maintMsg = "", nil, nil, ""
 	return m, m.record(usage.Event{Kind: usage.KindMaintenanceLocked})
 }
 
-func (m Model) runTest(id string) (Model, tea.Cmd) {
-	switch id {
-	case "t:page":
+func (m Model) runTest(op maintOp) (Model, tea.Cmd) {
+	switch op {
+	case opTestPage:
 		p := m.d.HW.Printer
 		doc := hw.Document{Kind: "test", Title: m.t("test.page.title"), Lines: []string{m.site.name, m.now.Format("2006-01-02 15:04")}}
-		return m, m.maintCmd(func(ctx context.Context) (string, error) {
+		return m, m.maintCmd("test.page.failed", func(ctx context.Context) (string, error) {
 			_, err := p.Print(ctx, doc)
 			return m.t("test.page.sent"), err
 		})
-	case "t:brightness":
+	case opTestBrightness:
 		if m.refuseDuringCall() {
 			return m, nil
 		}
-		m.maintMsg = m.t("test.brightness.now")
+		m.maint.msg = m.t("test.brightness.now")
 		return m, tea.Batch(m.setLevel(hw.LevelDim), m.d.After(2*time.Second, levelBackMsg{}))
-	case "t:camera":
+	case opTestCamera:
 		cam := m.d.HW.Camera
 		if cam == nil {
-			m.maintMsg = m.t("test.camera.none")
+			m.maint.msg = m.t("test.camera.none")
 			return m, nil
 		}
-		return m, m.maintCmd(func(ctx context.Context) (string, error) {
+		return m, m.maintCmd("test.camera.failed", func(ctx context.Context) (string, error) {
 			st, err := cam.Check(ctx)
 			if err == nil && !st.Present {
-				err = fmt.Errorf("%s", st.Reason)
+				err = fmt.Errorf("camera absent: %s", st.Reason)
 			}
 			return m.t("test.camera.ok"), err
 		})
-	case "t:call":
-		// A test call is a real call: maintenance locks behind it.
-		m, lock := m.lock()
-		m.sel = m.testOperator()
-		m, call := m.startCall()
-		return m, tea.Batch(lock, call)
+	case opTestCall:
+		return m.testCall()
 	}
 	return m, nil
 }
 
-// maintCmd runs f in the background and shows its one-line result.
-func (m Model) maintCmd(f func(ctx context.Context) (string, error)) tea.Cmd {
+// maintCmd runs f in the background and shows its one-line result; a
+// failure shows failKey's sentence and why in words, the error itself
+// goes to the shell's log.
+func (m Model) maintCmd(failKey string, f func(ctx context.Context) (string, error)) tea.Cmd {
 	if f == nil {
 		return nil
 	}
-	failed := m.t("maint.failed")
+	failed, t, log := m.t(failKey), m.t, m.log
 	return func() tea.Msg {
 		ctx, cancel := withTimeout(30 * time.Second)
 		defer cancel()
 		text, err := f(ctx)
 		if err != nil {
-			return maintDoneMsg{fmt.Sprintf(failed, err)}
+			log.Warn("maintenance action failed", "action", failKey, "err", err)
+			return maintDoneMsg{failed + " " + t(why(err))}
 		}
 		return maintDoneMsg{text}
 	}
+}
+
+// Exported is what an export to a USB key wrote.
+type Exported struct {
+	Events int
+	File   string // the file's name on the key
+}
+
+// ErrNoUSBKey is an export that found no USB key mounted.
+var ErrNoUSBKey = errors.New("no USB key found")
+
+func (m Model) export() tea.Cmd {
+	export, t := m.d.Maint.Export, m.t
+	return m.maintCmd("maint.export.failed", func(ctx context.Context) (string, error) {
+		x, err := export(ctx)
+		key := "maint.exported"
+		if x.Events == 1 {
+			key = "maint.exported.one"
+		}
+		return fmt.Sprintf(t(key), x.Events, x.File), err
+	})
+}
+
+// why says in words for an agent why an action failed: the catalog key of
+// a sentence, never the error's own text.
+func why(err error) string {
+	switch {
+	case errors.Is(err, ErrNoUSBKey):
+		return "why.nokey"
+	case errors.Is(err, syscall.EROFS):
+		return "why.readonly"
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT), errors.Is(err, syscall.EFBIG):
+		return "why.full"
+	case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM):
+		return "why.denied"
+	case errors.Is(err, syscall.EIO), errors.Is(err, syscall.ENODEV), errors.Is(err, syscall.ENXIO):
+		return "why.io"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "why.timeout"
+	case errors.Is(err, hw.ErrUnavailable):
+		return "why.unavailable"
+	}
+	return "why.other"
 }
 
 // runChecks gathers every line of the device status: what the back-ends
@@ -387,15 +556,16 @@ func (m Model) askFigures() tea.Cmd {
 func (m Model) onMaint(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case checksMsg:
-		m.checks = msg.checks
+		m.maint.checks = msg.checks
 	case figuresMsg:
-		m.figures = &[2]Figures{msg.today, msg.month}
+		m.maint.figures = &[2]Figures{msg.today, msg.month}
 		if msg.err != nil {
-			m.maintMsg = fmt.Sprintf(m.t("maint.failed"), msg.err)
+			m.log.Warn("figures not counted", "err", msg.err)
+			m.maint.msg = m.t("maint.figures.failed") + " " + m.t(why(msg.err))
 		}
 	case maintDoneMsg:
 		if m.scr == scrMaint {
-			m.maintMsg = msg.text
+			m.maint.msg = msg.text
 		}
 	case levelBackMsg:
 		return m, m.setLevel(hw.LevelActive)
@@ -414,17 +584,17 @@ func (m Model) onMaint(msg tea.Msg) (tea.Model, tea.Cmd) {
 // typeMessage takes what an agent types on a keyboard for an
 // out-of-service message; it is shown, never logged.
 func (m Model) typeMessage(k tea.KeyPressMsg) (Model, bool) {
-	if m.scr != scrMaint || m.mpage != pageService {
+	if m.scr != scrMaint || m.maint.page != pageService {
 		return m, false
 	}
 	switch {
 	case k.String() == "backspace":
-		if r := []rune(m.oosDraft); len(r) > 0 {
-			m.oosDraft = string(r[:len(r)-1])
+		if r := []rune(m.maint.draft); len(r) > 0 {
+			m.maint.draft = string(r[:len(r)-1])
 		}
 		return m, true
-	case k.Text != "" && k.Mod&^tea.ModShift == 0 && len([]rune(m.oosDraft)) < 80:
-		m.oosDraft += clean(k.Text)
+	case k.Text != "" && k.Mod&^tea.ModShift == 0 && len([]rune(m.maint.draft)) < 80:
+		m.maint.draft += clean(k.Text)
 		return m, true
 	}
 	return m, false

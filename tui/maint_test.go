@@ -26,7 +26,7 @@ func (h *harness) typePIN(pin string) {
 		h.key(string(d))
 	}
 	h.key("enter")
-	h.until("PIN checked", func(m Model) bool { return !m.checking })
+	h.until("PIN checked", func(m Model) bool { return !m.maint.checking })
 }
 
 func (h *harness) unlock() {
@@ -34,7 +34,7 @@ func (h *harness) unlock() {
 	h.key("f12")
 	h.typePIN(demoPIN)
 	if h.m.Screen() != "maintenance" {
-		h.t.Fatalf("not unlocked: %s %q", h.m.Screen(), h.m.pinMsg)
+		h.t.Fatalf("not unlocked: %s %q", h.m.Screen(), h.m.maint.pinMsg)
 	}
 }
 
@@ -209,7 +209,7 @@ func TestStatusFiguresAndTests(t *testing.T) {
 	h.figures = Figures{Calls: 7, Completed: 6, Prints: 3, Surveys: 2, ScoreSum: 9, Faults: []string{"camera: unplugged"}}
 	h.unlock()
 	h.tap("m:status")
-	h.until("checks", func(m Model) bool { return m.checks != nil })
+	h.until("checks", func(m Model) bool { return m.maint.checks != nil })
 	v := plain(h.m)
 	for _, want := range []string{"Caméra — fonctionne", "Imprimante — fonctionne", "Client vidéo — fonctionne"} {
 		if !strings.Contains(v, want) {
@@ -218,16 +218,18 @@ func TestStatusFiguresAndTests(t *testing.T) {
 	}
 	h.tap("m:menu")
 	h.tap("m:figures")
-	h.until("figures", func(m Model) bool { return m.figures != nil })
+	h.until("figures", func(m Model) bool { return m.maint.figures != nil })
 	if v := plain(h.m); !strings.Contains(v, "7 appels (6 menés à terme), 3 impressions, 2 avis (moyenne 4.5)") || !strings.Contains(v, "camera: unplugged") {
 		t.Fatalf("figures:\n%s", v)
 	}
 	h.tap("m:menu")
 	h.tap("m:export")
-	h.until("export", func(m Model) bool { return strings.Contains(m.maintMsg, "42 events") })
+	h.until("export", func(m Model) bool {
+		return strings.Contains(m.maint.msg, "Export terminé : 42 évènements dans le fichier borne-x.ndjson")
+	})
 	h.tap("m:tests")
 	h.tap("t:page")
-	h.until("test page", func(m Model) bool { return strings.Contains(m.maintMsg, "Page de test envoyée") })
+	h.until("test page", func(m Model) bool { return strings.Contains(m.maint.msg, "Page de test envoyée") })
 	h.tap("t:brightness")
 	h.until("dimmed", func(Model) bool { return h.mach.Level() == 1 })
 	h.tap("t:call")
@@ -243,7 +245,7 @@ func TestRestartIsTheOnlyWayOut(t *testing.T) {
 	if Filter(h.m, tea.QuitMsg{}) != nil {
 		t.Fatal("maintenance can quit without asking")
 	}
-	m, _ := h.m.maintAction("m:restart")
+	m, _ := h.m.maintAction(maintAction{op: opRestart, confirmed: true})
 	if Filter(m, tea.QuitMsg{}) == nil {
 		t.Fatal("restart does not quit")
 	}
@@ -257,7 +259,7 @@ func TestRestartTheVideoClient(t *testing.T) {
 	}
 	h.unlock()
 	h.tap("m:reset-client")
-	h.until("client reset", func(m Model) bool { return strings.Contains(m.maintMsg, "Le client vidéo est arrêté") })
+	h.until("client reset", func(m Model) bool { return strings.Contains(m.maint.msg, "Le client vidéo est arrêté") })
 	if !stuck.(interface{ Ended() bool }).Ended() {
 		t.Fatal("the hung client still runs")
 	}
@@ -288,7 +290,7 @@ func TestFormsAndAStuckJobRestarted(t *testing.T) {
 	}
 	h.unlock()
 	h.tap("m:printer")
-	h.until("printer restarted", func(m Model) bool { return strings.Contains(m.maintMsg, "Imprimante relancée") })
+	h.until("printer restarted", func(m Model) bool { return strings.Contains(m.maint.msg, "Imprimante relancée") })
 	h.until("job printed", func(Model) bool {
 		e, ok := h.log.last(usage.KindPrintJob)
 		return ok && e.Outcome == usage.OutcomePrinted && e.Operator == "caf"
@@ -307,14 +309,14 @@ func TestFormsAndAStuckJobRestarted(t *testing.T) {
 func TestStalePINAnswerIgnored(t *testing.T) {
 	h := newHarness(t, 100, 30)
 	h.key("f12")
-	old := h.m.pad
+	old := h.m.maint.pad
 	h.key("esc")
 	h.key("f12")
 	h.send(unlockMsg{pad: old, a: usage.Attempt{OK: true}})
 	if h.m.Screen() != "pin" {
 		t.Fatalf("a stale answer opened maintenance: %s", h.m.Screen())
 	}
-	h.send(unlockMsg{pad: h.m.pad, a: usage.Attempt{OK: true}})
+	h.send(unlockMsg{pad: h.m.maint.pad, a: usage.Attempt{OK: true}})
 	if h.m.Screen() != "maintenance" {
 		t.Fatalf("the pad's own answer: %s", h.m.Screen())
 	}

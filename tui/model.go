@@ -68,14 +68,14 @@ type Model struct {
 	w, h         int
 	now          time.Time
 	scr          screen
-	sel          int    // operator shown on the operator screen
-	focus        int    // index into the current screen's targets
-	pressed      string // target under the last press, for tap = press+release
-	page         int    // home grid page
-	notice       string // catalog key of a passing notice ("print.done")
-	noticeReason string // a printer reason to add to the notice
-	unavail      string // catalog key of why the service is unavailable
-	oos          string // out-of-service reason set by maintenance; "" in service
+	sel          int                // operator shown on the operator screen
+	focus        int                // index into the current screen's targets
+	pressed      string             // target under the last press, for tap = press+release
+	page         int                // home grid page
+	notice       string             // catalog key of a passing notice ("print.done")
+	noticeReason string             // a printer reason to add to the notice
+	unavail      string             // catalog key of why the service is unavailable
+	oos          usage.OutOfService // set by maintenance; zero: in service
 	dimmed       bool
 	attract      bool                // the calm screen shown after a long idle period
 	hours        *operators.Schedule // the site's opening hours; nil: always open
@@ -87,18 +87,7 @@ type Model struct {
 	call         call
 	quiting      bool
 
-	// Maintenance.
-	taps      []time.Time // recent taps on the header's corner
-	pin       string      // digits typed on the pad, until checked
-	pinMsg    string      // catalog key of the pad's last word
-	checking  bool        // a PIN is being checked
-	pad       int         // bumps each time the PIN pad opens
-	lockUntil time.Time
-	mpage     string // maintenance page
-	maintMsg  string
-	checks    []hw.Check
-	figures   *[2]Figures // today, this month
-	oosDraft  string
+	maint maintState
 }
 
 type siteText struct{ name, phone string }
@@ -135,6 +124,8 @@ func New(d Deps) Model {
 	if d.Remote != nil {
 		m.scr = scrPin
 		m.syncKiosk()
+	} else {
+		m.oos = restored(d.Maint.Service)
 	}
 	return m
 }

@@ -392,7 +392,7 @@ func TestLanguageAndContrast(t *testing.T) {
 
 func TestOutOfServiceHasNothingToPress(t *testing.T) {
 	h := newHarness(t, 100, 30)
-	h.send(OutOfServiceMsg{Reason: "Travaux\x1b[2J dans la salle"})
+	h.send(OutOfServiceMsg{State: usage.OutOfService{Message: "Travaux\x1b[2J dans la salle"}})
 	v := plain(h.m)
 	if !strings.Contains(v, "Borne hors service") || !strings.Contains(v, "Travaux dans la salle") || !strings.Contains(v, "02 38 00 00 00") {
 		t.Fatalf("out of service:\n%s", v)

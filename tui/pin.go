@@ -20,10 +20,16 @@ type Maintenance struct {
 	Lockout func() (usage.Attempt, error)
 	// Figures counts what happened between from and to.
 	Figures func(ctx context.Context, from, to time.Time) (Figures, error)
-	// Export writes the usage log to a USB key and says where, in one line.
-	Export func(ctx context.Context) (string, error)
+	// Export writes the usage log to a USB key and says what it wrote;
+	// ErrNoUSBKey when no key is there.
+	Export func(ctx context.Context) (Exported, error)
 	// LogHealth says whether the usage log can be written, and if not why.
 	LogHealth func(ctx context.Context) error
+	// Service is the out-of-service state kept from before a restart;
+	// KeepService keeps a new one (the zero value: back in service) for
+	// the next start.
+	Service     usage.OutOfService
+	KeepService func(usage.OutOfService) error
 }
 
 // Figures are the counts the maintenance menu shows.
@@ -54,17 +60,17 @@ type (
 // seconds open the PIN pad.
 func (m Model) cornerTap() (Model, tea.Cmd) {
 	now := m.d.Now()
-	taps := m.taps[:0:0]
-	for _, t := range m.taps {
+	taps := m.maint.taps[:0:0]
+	for _, t := range m.maint.taps {
 		if now.Sub(t) < cornerWindow {
 			taps = append(taps, t)
 		}
 	}
-	m.taps = append(taps, now)
-	if len(m.taps) < cornerTaps {
+	m.maint.taps = append(taps, now)
+	if len(m.maint.taps) < cornerTaps {
 		return m, nil
 	}
-	m.taps = nil
+	m.maint.taps = nil
 	return m.openPad()
 }
 
@@ -73,8 +79,8 @@ func (m Model) openPad() (Model, tea.Cmd) {
 		return m, nil
 	}
 	m.goHome()
-	m.scr, m.pin, m.pinMsg, m.checking = scrPin, "", "", false
-	m.pad++
+	m.scr, m.maint.pin, m.maint.pinMsg, m.maint.checking = scrPin, "", "", false
+	m.maint.pad++
 	m.firstFocus()
 	return m, m.askLockout()
 }
@@ -93,16 +99,16 @@ func (m Model) askLockout() tea.Cmd {
 func (m Model) pinKey(key string) (Model, tea.Cmd) {
 	switch {
 	case key == "clear":
-		m.pin = ""
+		m.maint.pin = ""
 	case key == "backspace":
-		if m.pin != "" {
-			m.pin = m.pin[:len(m.pin)-1]
+		if m.maint.pin != "" {
+			m.maint.pin = m.maint.pin[:len(m.maint.pin)-1]
 		}
 	case key == "ok":
 		return m.submitPIN()
-	case len(key) == 1 && key[0] >= '0' && key[0] <= '9' && len(m.pin) < pinMax && !m.checking && !m.locked():
-		m.pin += key
-		m.pinMsg = ""
+	case len(key) == 1 && key[0] >= '0' && key[0] <= '9' && len(m.maint.pin) < pinMax && !m.maint.checking && !m.locked():
+		m.maint.pin += key
+		m.maint.pinMsg = ""
 	}
 	return m, nil
 }
@@ -110,11 +116,11 @@ func (m Model) pinKey(key string) (Model, tea.Cmd) {
 // submitPIN hands the PIN to the checker in the background and forgets it:
 // it is never kept, shown or logged.
 func (m Model) submitPIN() (Model, tea.Cmd) {
-	if m.pin == "" || m.checking || m.locked() {
+	if m.maint.pin == "" || m.maint.checking || m.locked() {
 		return m, nil
 	}
-	pin, unlock, pad := m.pin, m.d.Maint.Unlock, m.pad
-	m.pin, m.checking = "", true
+	pin, unlock, pad := m.maint.pin, m.d.Maint.Unlock, m.maint.pad
+	m.maint.pin, m.maint.checking = "", true
 	return m, func() tea.Msg {
 		ctx, cancel := withTimeout(unlockTime)
 		defer cancel()
@@ -123,33 +129,33 @@ func (m Model) submitPIN() (Model, tea.Cmd) {
 	}
 }
 
-func (m Model) locked() bool { return m.now.Before(m.lockUntil) }
+func (m Model) locked() bool { return m.now.Before(m.maint.lockUntil) }
 
 func (m Model) onUnlock(msg unlockMsg) (tea.Model, tea.Cmd) {
 	// An answer to a pad closed since (and perhaps opened again) is stale.
-	if msg.pad != m.pad || m.scr != scrPin {
+	if msg.pad != m.maint.pad || m.scr != scrPin {
 		return m, nil
 	}
-	m.checking = false
+	m.maint.checking = false
 	a := msg.a
 	switch {
 	case msg.err != nil:
 		m.log.Error("maintenance PIN not checked", "err", msg.err)
-		m.pinMsg = "pin.error"
+		m.maint.pinMsg = "pin.error"
 		return m, nil
 	case a.OK:
-		m.scr, m.mpage, m.lockUntil = scrMaint, "menu", time.Time{}
+		m.scr, m.maint.page, m.maint.lockUntil = scrMaint, pageMenu, time.Time{}
 		m.syncKiosk()
 		m.firstFocus()
 		return m, tea.Batch(m.record(usage.Event{Kind: usage.KindMaintenanceUnlocked}), m.idleTimers())
 	case a.Refused:
-		m.lockUntil = a.Until
+		m.maint.lockUntil = a.Until
 		return m, m.pinTick()
 	}
-	m.pinMsg = "pin.wrong"
+	m.maint.pinMsg = "pin.wrong"
 	cmds := []tea.Cmd{m.record(usage.Event{Kind: usage.KindMaintenancePinFail, Detail: map[string]any{"attempts": a.Failures}})}
 	if a.NewLock {
-		m.lockUntil = a.Until
+		m.maint.lockUntil = a.Until
 		secs := int(a.Until.Sub(m.d.Now()).Round(time.Second).Seconds())
 		cmds = append(cmds, m.record(usage.Event{Kind: usage.KindMaintenanceLockout, Detail: map[string]any{"attempts": a.Failures, "lockout_s": secs}}), m.pinTick())
 	}
@@ -157,7 +163,7 @@ func (m Model) onUnlock(msg unlockMsg) (tea.Model, tea.Cmd) {
 }
 
 func (m Model) onLockState(msg lockStateMsg) (tea.Model, tea.Cmd) {
-	m.lockUntil = msg.a.Until
+	m.maint.lockUntil = msg.a.Until
 	if m.locked() {
 		return m, m.pinTick()
 	}
@@ -178,16 +184,16 @@ func (m Model) onPinTick(msg pinTickMsg) (tea.Model, tea.Cmd) {
 
 func (m Model) pinPad(f *frame) {
 	f.put(2, 2, m.w-4, m.st.Title.Render(fit(m.t("pin.title"), m.w-4)))
-	dots := strings.Repeat("● ", len(m.pin)) + strings.Repeat("○ ", max(6-len(m.pin), 0))
+	dots := strings.Repeat("● ", len(m.maint.pin)) + strings.Repeat("○ ", max(6-len(m.maint.pin), 0))
 	f.put(2, 3, m.w-4, m.st.Text.Render(fit(dots, m.w-4)))
 	msg := ""
 	switch {
 	case m.locked():
-		msg = fmt.Sprintf(m.t("pin.locked"), clockDuration(m.lockUntil.Sub(m.now)+time.Second-1))
-	case m.checking:
+		msg = fmt.Sprintf(m.t("pin.locked"), clockDuration(m.maint.lockUntil.Sub(m.now)+time.Second-1))
+	case m.maint.checking:
 		msg = m.t("pin.checking")
-	case m.pinMsg != "":
-		msg = m.t(m.pinMsg)
+	case m.maint.pinMsg != "":
+		msg = m.t(m.maint.pinMsg)
 	}
 	f.put(2, 4, m.w-4, m.st.Warn.Render(fit(msg, m.w-4)))
 	by, bh := m.bottom()
@@ -205,9 +211,10 @@ func (m Model) pinPad(f *frame) {
 			label = m.t("pin.ok")
 		}
 		t := target{id: "pin:" + k, lines: []string{label}, x: x0 + (i%3)*(kw+2), y: 6 + (i/3)*kh, w: kw, h: kh}
+		t.secret = len(k) == 1 // a digit: nothing on screen may tell which
 		if k == "ok" {
 			t.kind = kindPrimary
-			t.disabled = m.locked() || m.checking
+			t.disabled = m.locked() || m.maint.checking
 		}
 		f.add(t)
 	}

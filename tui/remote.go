@@ -2,6 +2,8 @@ package tui
 
 import (
 	tea "charm.land/bubbletea/v2"
+
+	"github.com/loiret/borne/usage"
 )
 
 // Remote makes a Model a technician's maintenance session over SSH. The
@@ -16,8 +18,8 @@ type Remote struct {
 
 // KioskState is what a remote session needs to know of the kiosk.
 type KioskState struct {
-	OutOfService string // the reason maintenance set; "" in service
-	InCall       bool   // a citizen is calling or in a call
+	OutOfService usage.OutOfService // what maintenance set; zero: in service
+	InCall       bool               // a citizen is calling or in a call
 }
 
 type (
@@ -41,7 +43,7 @@ func (m *Model) refuseDuringCall() bool {
 	if !m.remote() || !m.d.Remote.State().InCall {
 		return false
 	}
-	m.maintMsg = m.t("maint.remote-busy")
+	m.maint.msg = m.t("maint.remote-busy")
 	return true
 }
 

@@ -95,13 +95,13 @@ func TestRemoteOutOfService(t *testing.T) {
 	h.tap("m:service")
 	h.tap("oos:oos.preset.fault")
 	h.until("sent", func(Model) bool { return len(k.messages()) == 1 })
-	if got, ok := k.messages()[0].(OutOfServiceMsg); !ok || got.Reason != "Panne technique, réparation en cours" {
+	if got, ok := k.messages()[0].(OutOfServiceMsg); !ok || got.State.Key != "oos.preset.fault" || got.State.Since.IsZero() {
 		t.Fatalf("sent %#v", k.messages())
 	}
 	if _, ok := h.target("m:back-in-service"); !ok {
 		t.Fatal("the menu does not offer the way back")
 	}
-	k.set(KioskState{OutOfService: "Panne technique, réparation en cours"})
+	k.set(KioskState{OutOfService: usage.OutOfService{Key: "oos.preset.fault"}})
 	h.tap("m:back-in-service")
 	h.until("sent", func(Model) bool { return len(k.messages()) == 2 })
 	if _, ok := k.messages()[1].(BackInServiceMsg); !ok {
@@ -117,7 +117,7 @@ func TestRemoteOutOfService(t *testing.T) {
 // may have put it out of service.
 func TestRemoteMenuFollowsTheKiosk(t *testing.T) {
 	h, k := newRemoteHarness(t)
-	k.set(KioskState{OutOfService: "Borne en maintenance"})
+	k.set(KioskState{OutOfService: usage.OutOfService{Message: "Borne en maintenance"}})
 	h.typePIN(demoPIN)
 	if _, ok := h.target("m:back-in-service"); !ok {
 		t.Fatal("the menu ignores the kiosk's out-of-service state")
@@ -132,16 +132,16 @@ func TestRemoteLeavesCallsAlone(t *testing.T) {
 	h.typePIN(demoPIN)
 	k.set(KioskState{InCall: true})
 	for _, id := range []string{"m:restart", "m:reset-client"} {
-		h.m.maintMsg = ""
+		h.m.maint.msg = ""
 		h.tap(id)
-		if !strings.Contains(h.m.maintMsg, "Un appel est en cours") {
-			t.Fatalf("%s during a call: %q", id, h.m.maintMsg)
+		if !strings.Contains(h.m.maint.msg, "Un appel est en cours") {
+			t.Fatalf("%s during a call: %q", id, h.m.maint.msg)
 		}
 	}
 	h.tap("m:tests")
 	h.tap("t:brightness")
-	if !strings.Contains(h.m.maintMsg, "Un appel est en cours") {
-		t.Fatalf("brightness during a call: %q", h.m.maintMsg)
+	if !strings.Contains(h.m.maint.msg, "Un appel est en cours") {
+		t.Fatalf("brightness during a call: %q", h.m.maint.msg)
 	}
 	if len(k.messages()) != 0 || h.m.Screen() != "maintenance" {
 		t.Fatalf("sent %#v, screen %s", k.messages(), h.m.Screen())
@@ -149,6 +149,7 @@ func TestRemoteLeavesCallsAlone(t *testing.T) {
 	h.key("esc")
 	k.set(KioskState{})
 	h.tap("m:restart")
+	h.tap("m:restart:yes")
 	h.until("sent", func(Model) bool { return len(k.messages()) == 1 })
 	if _, ok := k.messages()[0].(RestartMsg); !ok {
 		t.Fatalf("sent %#v", k.messages())
@@ -200,11 +201,11 @@ func TestKioskAnswersRemote(t *testing.T) {
 
 	h2 := newHarness(t, 100, 30)
 	h2.unlock()
-	h2.send(OutOfServiceMsg{Reason: "Borne en maintenance"})
+	h2.send(OutOfServiceMsg{State: usage.OutOfService{Key: "oos.preset.maintenance"}})
 	if h2.m.Screen() != "maintenance" {
 		t.Fatalf("out of service from afar threw the agent out: %s", h2.m.Screen())
 	}
-	if s := h2.m.kioskState(); s.OutOfService != "Borne en maintenance" || s.InCall {
+	if s := h2.m.kioskState(); s.OutOfService.Key != "oos.preset.maintenance" || s.InCall {
 		t.Fatalf("state %+v", s)
 	}
 	h2.tap("m:lock")

@@ -42,7 +42,7 @@ func TestSleepsOutsideOpeningHours(t *testing.T) {
 		t.Fatalf("F12 at night: %s", h.m.Screen())
 	}
 	h.tap("pin:2")
-	if h.m.pin != "2" {
+	if h.m.maint.pin != "2" {
 		t.Fatal("the pad does not take touches at night")
 	}
 	h.key("esc")

@@ -62,7 +62,7 @@ var knownOutcomes = map[string]bool{
 }
 
 // DetailKeys is the allow-list of keys an event's Detail may hold.
-var DetailKeys = []string{"pages", "score", "device", "reason", "attempts", "lockout_s", "level", "code", "message_kind", "remote"}
+var DetailKeys = []string{"pages", "score", "device", "reason", "attempts", "lockout_s", "level", "code", "message_kind", "remote", "test"}
 
 var detailKeySet = func() map[string]bool {
 	m := make(map[string]bool, len(DetailKeys))

@@ -233,7 +233,8 @@ const (
 	crashWindow = 5 * time.Minute
 )
 
-// safeReason is what the out-of-service screen says after repeated crashes.
+// safeReason is what the out-of-service screen says after repeated crashes
+// (the catalogs' oos.safe, in French).
 const safeReason = "Service momentanément indisponible"
 
 // crashFile is a small file beside the usage log: one line per start, clean

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/loiret/borne/config"
+	"github.com/loiret/borne/tui"
 	"github.com/loiret/borne/usage"
 )
 
@@ -75,7 +77,7 @@ func TestExportToKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := exportToKey(t.Context(), c, nil); err == nil || !strings.Contains(err.Error(), "no USB key") {
+	if _, err := exportToKey(t.Context(), c, nil, quietLog()); !errors.Is(err, tui.ErrNoUSBKey) {
 		t.Fatalf("no key: %v", err)
 	}
 	// A log with one event, and a key that is a folder here.
@@ -88,12 +90,12 @@ func TestExportToKey(t *testing.T) {
 	}
 	store.Close()
 	key := t.TempDir()
-	msg, err := exportToKey(t.Context(), c, []string{filepath.Join(key, "missing"), key})
+	x, err := exportToKey(t.Context(), c, []string{filepath.Join(key, "missing"), key}, quietLog())
 	if err != nil {
 		t.Fatal(err)
 	}
 	files, _ := filepath.Glob(filepath.Join(key, "borne-test-gien-*.ndjson"))
-	if len(files) != 1 || !strings.Contains(msg, "1 events") {
-		t.Fatalf("export to key: %q, files %v", msg, files)
+	if len(files) != 1 || x.Events != 1 || x.File != filepath.Base(files[0]) {
+		t.Fatalf("export to key: %+v, files %v", x, files)
 	}
 }

@@ -3,8 +3,8 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,10 +15,11 @@ import (
 	"github.com/loiret/borne/usage"
 )
 
-// maintenance wires the maintenance menu to the PIN check, the usage log
-// and the USB keys.
-func maintenance(cfg *config.Config, rec *lazyStore) tui.Maintenance {
+// maintenance wires the maintenance menu to the PIN check, the usage log,
+// the USB keys and the out-of-service state kept across restarts.
+func maintenance(cfg *config.Config, rec *lazyStore, log *slog.Logger) tui.Maintenance {
 	lock := usage.NewLockout(lockoutPath(cfg), cfg.Maintenance.MaxAttempts)
+	service := usage.NewServiceFile(servicePath(cfg))
 	m := tui.Maintenance{
 		Lockout: lock.State,
 		Figures: func(ctx context.Context, from, to time.Time) (tui.Figures, error) {
@@ -28,10 +29,12 @@ func maintenance(cfg *config.Config, rec *lazyStore) tui.Maintenance {
 			}
 			return figures(ctx, s, from, to)
 		},
-		Export: func(ctx context.Context) (string, error) {
-			return exportToKey(ctx, cfg, mountPoints())
+		Export: func(ctx context.Context) (tui.Exported, error) {
+			return exportToKey(ctx, cfg, mountPoints(), log)
 		},
-		LogHealth: rec.health,
+		LogHealth:   rec.health,
+		Service:     restoreService(service, log),
+		KeepService: service.Save,
 	}
 	if hash := cfg.Maintenance.PinHash; hash != "" {
 		m.Unlock = func(ctx context.Context, pin string) (usage.Attempt, error) {
@@ -45,6 +48,27 @@ func maintenance(cfg *config.Config, rec *lazyStore) tui.Maintenance {
 // own state folder.
 func lockoutPath(cfg *config.Config) string {
 	return filepath.Join(filepath.Dir(cfg.Usage.Database), "maintenance-attempts")
+}
+
+// servicePath keeps the out-of-service state beside the PIN attempts.
+func servicePath(cfg *config.Config) string {
+	return filepath.Join(filepath.Dir(cfg.Usage.Database), "out-of-service")
+}
+
+// restoreService reads the state an agent left before the last stop. A
+// file there that cannot be read or understood keeps the kiosk out of
+// service, as maintenance: an agent marked it so, and an agent brings it
+// back (which writes the file anew).
+func restoreService(f *usage.ServiceFile, log *slog.Logger) usage.OutOfService {
+	s, err := f.Load()
+	if err != nil {
+		log.Error("out-of-service state not understood: the kiosk stays out of service until an agent brings it back", "err", err)
+		return usage.OutOfService{Key: "oos.preset.maintenance", Since: time.Now()}
+	}
+	if s.On() {
+		log.Info("out of service since before the restart", "since", s.Since)
+	}
+	return s
 }
 
 func figures(ctx context.Context, s *usage.Store, from, to time.Time) (tui.Figures, error) {
@@ -80,10 +104,12 @@ func mountPoints() []string {
 }
 
 // exportToKey writes the whole usage log to the first USB key that takes
-// it, under a name that says which kiosk and when.
-func exportToKey(ctx context.Context, cfg *config.Config, mounts []string) (string, error) {
+// it, under a name that says which kiosk and when. The agent reads what
+// it wrote; the details (sequence numbers, digest, each key's error) go
+// to the shell's log.
+func exportToKey(ctx context.Context, cfg *config.Config, mounts []string, log *slog.Logger) (tui.Exported, error) {
 	if len(mounts) == 0 {
-		return "", errors.New("no USB key found: plug one in and try again")
+		return tui.Exported{}, tui.ErrNoUSBKey
 	}
 	name := fmt.Sprintf("borne-%s-%s.ndjson", cfg.Site.ID, time.Now().In(cfg.Location()).Format("20060102-1504"))
 	var last error
@@ -93,9 +119,11 @@ func exportToKey(ctx context.Context, cfg *config.Config, mounts []string) (stri
 		// purge longer: the key holds a good file all the same.
 		sum, digest, _, err := exportAtomic(ctx, cfg.Usage.Database, out, usage.ExportOptions{Format: "ndjson"})
 		if err == nil {
-			return fmt.Sprintf("%d events (seq %d to %d) in %s, sha256 %.12s…", sum.Events, sum.FirstSeq, sum.LastSeq, out, digest), nil
+			log.Info("usage log exported to a USB key", "events", sum.Events, "first_seq", sum.FirstSeq, "last_seq", sum.LastSeq, "file", out, "sha256", digest)
+			return tui.Exported{Events: sum.Events, File: name}, nil
 		}
-		last = err
+		log.Warn("usage log not exported to this key", "key", mp, "err", err)
+		last = fmt.Errorf("export to %s: %w", mp, err)
 	}
-	return "", last
+	return tui.Exported{}, last
 }

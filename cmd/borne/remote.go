@@ -44,6 +44,7 @@ type remote struct {
 	addr   net.Addr
 
 	mu    sync.Mutex
+	lang  string           // the site's default language, for the viewer's bar
 	maint func() tui.Model // a fresh maintenance session; nil: view only
 	drop  func()           // records the lock of a session cut while unlocked
 	views sync.WaitGroup   // sessions not yet over, for Close to wait on
@@ -120,7 +121,15 @@ func (r *remote) Mirror() *tui.Mirror {
 // dependencies and send reaches its program; drop records that a session
 // cut while unlocked is locked.
 func (r *remote) Attach(d tui.Deps, send func(tea.Msg), drop func()) {
-	if r == nil || d.Maint.Unlock == nil {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	if l := d.Config.Site.Languages; len(l) > 0 {
+		r.lang = l[0]
+	}
+	r.mu.Unlock()
+	if d.Maint.Unlock == nil {
 		return
 	}
 	mirror := r.mirror
@@ -159,7 +168,8 @@ type remoteView struct {
 	changed <-chan struct{}
 	frame   tui.Frame
 	w, h    int
-	note    string
+	lang    string
+	note    string // catalog key of the bar's passing word
 
 	open     func() tui.Model // nil: no maintenance from afar
 	maint    *tui.Model       // non-nil while in maintenance
@@ -173,6 +183,7 @@ func (r *remote) newView(ctx context.Context, log *slog.Logger) remoteView {
 	v := remoteView{ctx: ctx, mirror: r.mirror, changed: ch, frame: r.mirror.Frame(), w: 80, h: 24, unlocked: new(atomic.Bool)}
 	r.mu.Lock()
 	open, drop := r.maint, r.drop
+	v.lang = r.lang
 	r.mu.Unlock()
 	v.open = open
 	r.views.Add(1)
@@ -239,7 +250,7 @@ func (v remoteView) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 func (v remoteView) openMaint() (tea.Model, tea.Cmd) {
 	if v.open == nil {
-		v.note = "maintenance à distance indisponible : pas de code PIN configuré"
+		v.note = "remote.no-pin"
 		return v, nil
 	}
 	m := v.open()
@@ -255,7 +266,7 @@ func (v remoteView) toMaint(msg tea.Msg) (tea.Model, tea.Cmd) {
 	m := next.(tui.Model)
 	v.unlocked.Store(m.Screen() == "maintenance")
 	if !m.Agent() {
-		v.maint, v.note = nil, "maintenance verrouillée"
+		v.maint, v.note = nil, "remote.locked"
 		v.frame = v.mirror.Frame()
 		return v, cmd
 	}
@@ -265,23 +276,24 @@ func (v remoteView) toMaint(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 var remoteBar = lipgloss.NewStyle().Reverse(true)
 
+func (v remoteView) t(key string) string { return tui.Text(v.lang, key) }
+
 func (v remoteView) View() tea.View {
 	if v.maint != nil {
 		view := v.maint.View()
-		view.Content = strings.TrimRight(view.Content, "\n") + "\n" +
-			remoteBar.Render(" Borne, maintenance à distance · Ctrl+C pour verrouiller ")
+		view.Content = strings.TrimRight(view.Content, "\n") + "\n" + remoteBar.Render(v.t("remote.maint"))
 		return view
 	}
-	bar := fmt.Sprintf(" Borne %d×%d, vue en lecture seule · q : quitter ", v.frame.Width, v.frame.Height)
+	bar := fmt.Sprintf(v.t("remote.view"), v.frame.Width, v.frame.Height)
 	if v.open != nil {
-		bar += "· m : maintenance (code PIN) "
+		bar += v.t("remote.view.maint")
 	}
 	if v.note != "" {
-		bar = " " + v.note + " ·" + bar
+		bar = " " + v.t(v.note) + " ·" + bar
 	}
 	content := v.frame.Content
 	if content == "" {
-		content = "(la borne n'a encore rien affiché)"
+		content = v.t("remote.empty")
 	}
 	view := tea.NewView(remoteBar.Render(bar) + "\n" + strings.TrimRight(content, "\n"))
 	view.AltScreen = true

@@ -125,7 +125,7 @@ func (e env) shell(cfg *config.Config) (err error) {
 	defer help.Close()
 
 	deps := tui.Deps{Config: cfg, Operators: ops, HW: hwset, Log: faultyRecorder(rec), Logger: logger,
-		Maint: maintenance(cfg, rec), Mirror: help.Mirror()}
+		Maint: maintenance(cfg, rec, logger), Mirror: help.Mirror()}
 	p := tea.NewProgram(tui.New(deps),
 		tea.WithContext(g.ctx),
 		tea.WithFilter(sup.filter(tui.Filter)),

@@ -64,7 +64,7 @@ func (s *supervisor) start(p *tea.Program) {
 	}
 	s.log.Error("the shell crashed too often: out of service for a while", "crashes", s.safe, "window", crashWindow)
 	s.g.goSafe(func() {
-		p.Send(tui.OutOfServiceMsg{Reason: safeReason})
+		p.Send(tui.OutOfServiceMsg{State: usage.OutOfService{Key: "oos.safe"}})
 		s.record(usage.KindOutOfService, map[string]any{"reason": "crashes"})
 	})
 	s.leaveAfter(crashWindow)
