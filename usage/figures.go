@@ -16,8 +16,9 @@ type Figures struct {
 // maxFaults is how many recent faults the figures list.
 const maxFaults = 5
 
-// Figures counts calls, completed calls, printed jobs and surveys between
-// from and to, with the latest hardware faults, in one read transaction.
+// Figures counts citizens' calls (an agent's trial calls, marked test,
+// are left out), completed calls, printed jobs and surveys between from
+// and to, with the latest hardware faults, in one read transaction.
 func (s *Store) Figures(ctx context.Context, from, to time.Time) (Figures, error) {
 	var f Figures
 	if s == nil || s.closed.Load() {
@@ -25,8 +26,8 @@ func (s *Store) Figures(ctx context.Context, from, to time.Time) (Figures, error
 	}
 	lo, hi := formatCeil(from), formatCeil(to)
 	err := s.r.QueryRowContext(ctx, `SELECT
-		COUNT(*) FILTER (WHERE kind = 'session_started'),
-		COUNT(*) FILTER (WHERE kind = 'session_ended' AND outcome = 'completed'),
+		COUNT(*) FILTER (WHERE kind = 'session_started' AND json_extract(detail, '$.test') IS NULL),
+		COUNT(*) FILTER (WHERE kind = 'session_ended' AND outcome = 'completed' AND json_extract(detail, '$.test') IS NULL),
 		COUNT(*) FILTER (WHERE kind = 'print_job' AND outcome = 'printed'),
 		COUNT(*) FILTER (WHERE kind = 'survey'),
 		COALESCE(SUM(json_extract(detail, '$.score')) FILTER (WHERE kind = 'survey'), 0)

@@ -29,6 +29,9 @@ func TestFigures(t *testing.T) {
 	rec(day, Event{Kind: KindPrintJob, Outcome: OutcomeFailed, Detail: map[string]any{"pages": 1}})
 	rec(day, Event{Kind: KindHardwareFault, Detail: map[string]any{"device": "camera", "reason": "unplugged"}})
 	rec(day.AddDate(0, 0, -2), Event{Kind: KindSessionStarted, Operator: "caf"})
+	// An agent's trial call is no citizen's.
+	rec(day, Event{Kind: KindSessionStarted, Operator: "essai", Detail: map[string]any{"test": true}})
+	rec(day, Event{Kind: KindSessionEnded, Operator: "essai", Outcome: OutcomeCompleted, Detail: map[string]any{"test": true}})
 
 	f, err := s.Figures(t.Context(), day.Add(-time.Hour), day.Add(time.Hour))
 	if err != nil {

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// dots is the PIN pad's row of typed and empty places; clock the time in
+// the header, which may turn a minute during the test.
+var (
+	dots  = regexp.MustCompile(`[●○][ ●○]*`)
+	clock = regexp.MustCompile(`\d\d:\d\d`)
+)
+
+// withoutDots is a screen, colours included, with the pad's dots and the
+// clock blanked: what is left must not change with the digit pressed.
+func withoutDots(s string) string { return clock.ReplaceAllString(dots.ReplaceAllString(s, ""), "") }
+
+// An agent types the PIN by touch at the kiosk while a technician watches
+// over SSH: neither the kiosk's screen nor the technician's mirror shows
+// which digit was pressed, only how many.
+func TestRemoteMirrorHidesPINDigits(t *testing.T) {
+	k := startRemoteKiosk(t)
+	_, sess, _ := k.dialClient(t)
+	pane := sshPane(t, sess)
+	pane.waitFor("Touchez le service")
+	k.tm.tmux("send-keys", "-t", "k", "F12")
+	k.tm.waitFor("Maintenance — entrez le code")
+	pane.waitFor("Maintenance — entrez le code")
+	colours := func(tm *term) string { return tm.tmux("capture-pane", "-p", "-e", "-t", "k") }
+	kiosk0, mirror0 := withoutDots(colours(k.tm)), withoutDots(colours(pane))
+	typed := ""
+	for i, d := range "7319" {
+		k.tm.tapText(" " + string(d) + " ")
+		typed += "● "
+		want := strings.TrimSpace(typed + strings.Repeat("○ ", 5-i))
+		k.tm.waitFor(want)
+		pane.waitFor(want)
+		if got := withoutDots(colours(k.tm)); got != kiosk0 {
+			t.Fatalf("the kiosk's screen changed with digit %c:\n%s\nwas:\n%s", d, got, kiosk0)
+		}
+		if got := withoutDots(colours(pane)); got != mirror0 {
+			t.Fatalf("the SSH mirror changed with digit %c:\n%s\nwas:\n%s", d, got, mirror0)
+		}
+	}
+	k.tm.signal(syscall.SIGTERM)
+	k.tm.exitStatus()
+}
