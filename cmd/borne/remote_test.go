@@ -329,6 +329,7 @@ func TestRemoteMaintenance(t *testing.T) {
 	pane.waitFor("Maintenance — entrez le code")
 	pane.typeText("246810\r")
 	pane.tapText("Redémarrer la borne")
+	pane.tapText("Oui, redémarrer")
 	if code := k.tm.exitStatus(); code != 0 {
 		t.Fatalf("the kiosk restarted with status %d", code)
 	}
