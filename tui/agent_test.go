@@ -249,3 +249,31 @@ func TestExportAnswersInWords(t *testing.T) {
 		t.Fatalf("english answer %q", h.m.maint.msg)
 	}
 }
+
+// The status page says a failed check in words; the error goes to the log.
+func TestStatusSaysFailuresInWords(t *testing.T) {
+	h := newHarnessDeps(t, 100, 30, tuesday, keepConfig, func(d *Deps) {
+		d.Maint.LogHealth = func(context.Context) error { return errors.New("sqlite: disk I/O error (5898)") }
+	})
+	h.unlock()
+	h.tap("m:status")
+	h.until("checks", func(m Model) bool { return m.maint.checks != nil })
+	v := plain(h.m)
+	if !strings.Contains(v, "Le détail est noté dans le journal de la borne") || strings.Contains(v, "sqlite") {
+		t.Fatalf("status:\n%s", v)
+	}
+}
+
+// What an agent sees at the smallest screen: the question and both
+// answers, whole.
+func TestConfirmationFitsSmallScreens(t *testing.T) {
+	h := newHarness(t, 80, 24)
+	h.unlock()
+	h.tap("m:restart")
+	v := plain(h.m)
+	for _, want := range []string{"Redémarrer la borne ?", "Annuler", "Oui, redémarrer"} {
+		if !strings.Contains(v, want) {
+			t.Fatalf("80×24 lacks %q:\n%s", want, v)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strings"
 	"syscall"
@@ -500,7 +501,7 @@ func why(err error) string {
 // runChecks gathers every line of the device status: what the back-ends
 // say of themselves, then what the shell can check from here.
 func (m Model) runChecks() tea.Cmd {
-	h, maint, ops, t := m.d.HW, m.d.Maint, m.ops, m.t
+	h, maint, ops, t, log := m.d.HW, m.d.Maint, m.ops, m.t, m.log
 	return func() tea.Msg {
 		ctx, cancel := withTimeout(5 * time.Second)
 		defer cancel()
@@ -516,7 +517,7 @@ func (m Model) runChecks() tea.Cmd {
 				}
 			}
 		}
-		checks = append(checks, shellChecks(ctx, h, maint, ops, t)...)
+		checks = append(checks, shellChecks(ctx, h, maint, ops, t, log)...)
 		sort.SliceStable(checks, func(i, j int) bool { return rank(checks[i].Health) > rank(checks[j].Health) })
 		return checksMsg{checks}
 	}
@@ -622,15 +623,20 @@ func restartPrinter(ctx context.Context, q hw.PrintQueue) (int, error) {
 	return n, nil
 }
 
-// shellChecks are the status lines the shell can tell by itself.
-func shellChecks(ctx context.Context, h hw.Hardware, maint Maintenance, ops []operators.Operator, t func(string) string) []hw.Check {
+// shellChecks are the status lines the shell can tell by itself. An
+// error is said in words on the line and written as it is to the log.
+func shellChecks(ctx context.Context, h hw.Hardware, maint Maintenance, ops []operators.Operator, t func(string) string, log *slog.Logger) []hw.Check {
 	var out []hw.Check
+	said := func(what string, err error) string {
+		log.Warn("status check failed", "device", what, "err", err)
+		return t(why(err))
+	}
 	if h.Camera != nil {
 		c := hw.Check{Name: t("dev.camera"), Health: hw.OK, Needed: true}
 		st, err := h.Camera.Check(ctx)
 		switch {
 		case err != nil:
-			c.Health, c.Reason = hw.Missing, err.Error()
+			c.Health, c.Reason = hw.Missing, said("camera", err)
 		case !st.Present:
 			c.Health, c.Reason = hw.Missing, st.Reason
 		}
@@ -641,7 +647,7 @@ func shellChecks(ctx context.Context, h hw.Hardware, maint Maintenance, ops []op
 		st, err := h.Printer.Status(ctx)
 		switch {
 		case err != nil:
-			c.Health, c.Reason = hw.Missing, err.Error()
+			c.Health, c.Reason = hw.Missing, said("printer", err)
 		case !st.Ready:
 			reason := cmp.Or(st.Reason, hw.ReasonUnknown)
 			c.Health, c.Reason = hw.Degraded, strings.TrimSpace(t("printer."+reason)+" "+st.Detail)
@@ -652,7 +658,7 @@ func shellChecks(ctx context.Context, h hw.Hardware, maint Maintenance, ops []op
 		c := hw.Check{Name: t("dev.client"), Health: hw.OK, Needed: true}
 		for _, op := range ops {
 			if err := pre.Preflight(ctx, op); err != nil {
-				c.Health, c.Reason = hw.Degraded, op.ID+": "+err.Error()
+				c.Health, c.Reason = hw.Degraded, op.ID+" : "+said("video client", err)
 				break
 			}
 		}
@@ -661,7 +667,7 @@ func shellChecks(ctx context.Context, h hw.Hardware, maint Maintenance, ops []op
 	if maint.LogHealth != nil {
 		c := hw.Check{Name: t("dev.log"), Health: hw.OK, Needed: true}
 		if err := maint.LogHealth(ctx); err != nil {
-			c.Health, c.Reason = hw.Missing, err.Error()
+			c.Health, c.Reason = hw.Missing, said("usage log", err)
 		}
 		out = append(out, c)
 	}
