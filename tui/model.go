@@ -68,14 +68,13 @@ type Model struct {
 	w, h         int
 	now          time.Time
 	scr          screen
-	sel          int                // operator shown on the operator screen
-	focus        int                // index into the current screen's targets
-	pressed      string             // target under the last press, for tap = press+release
-	page         int                // home grid page
-	notice       string             // catalog key of a passing notice ("print.done")
-	noticeReason string             // a printer reason to add to the notice
-	unavail      string             // catalog key of why the service is unavailable
-	oos          usage.OutOfService // set by maintenance; zero: in service
+	sel          int    // operator shown on the operator screen
+	focus        int    // index into the current screen's targets
+	pressed      string // target under the last press, for tap = press+release
+	page         int    // home grid page
+	notice       string // catalog key of a passing notice ("print.done")
+	noticeReason string // a printer reason to add to the notice
+	unavail      string // catalog key of why the service is unavailable
 	dimmed       bool
 	attract      bool                // the calm screen shown after a long idle period
 	hours        *operators.Schedule // the site's opening hours; nil: always open
@@ -87,6 +86,7 @@ type Model struct {
 	call         call
 	quiting      bool
 
+	oos   usage.OutOfService // set by maintenance; zero: in service
 	maint maintState
 }
 
