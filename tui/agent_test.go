@@ -193,6 +193,22 @@ func TestOutOfServiceKeptAsAKey(t *testing.T) {
 	}
 }
 
+// An agent whose change cannot be kept is told so.
+func TestOutOfServiceNotKeptIsSaid(t *testing.T) {
+	h := newHarnessDeps(t, 100, 30, tuesday, keepConfig, func(d *Deps) {
+		d.Maint.KeepService = func(usage.OutOfService) error {
+			return &fs.PathError{Op: "open", Path: "/var/lib/borne/.out-of-service", Err: syscall.ENOSPC}
+		}
+	})
+	h.unlock()
+	h.tap("m:service")
+	h.tap("oos:oos.preset.closed")
+	h.until("told", func(m Model) bool { return m.maint.msg != "" })
+	if v := plain(h.m); !strings.Contains(v, "ne survivra pas à un redémarrage") || strings.Contains(v, "/var/lib") {
+		t.Fatalf("menu:\n%s", v)
+	}
+}
+
 // What was kept comes back at start-up, checked.
 func TestOutOfServiceRestored(t *testing.T) {
 	for _, c := range []struct {

@@ -132,6 +132,7 @@ func init() {
 		"maint.printer.failed":      "The printer could not be restarted.",
 		"maint.client.failed":       "The video client could not be stopped.",
 		"maint.figures.failed":      "The figures could not be counted.",
+		"maint.oos.not-kept":        "Warning: this change will not survive a restart.",
 		"maint.oos.since":           "Out of service since %s.",
 		"test.page.failed":          "The test page could not be sent.",
 		"test.camera.failed":        "The camera does not answer.",

@@ -132,6 +132,7 @@ func init() {
 		"maint.printer.failed":      "L'imprimante n'a pas pu être relancée.",
 		"maint.client.failed":       "Le client vidéo n'a pas pu être arrêté.",
 		"maint.figures.failed":      "Les chiffres n'ont pas pu être comptés.",
+		"maint.oos.not-kept":        "Attention : ce changement ne survivra pas à un redémarrage.",
 		"maint.oos.since":           "Hors service depuis le %s.",
 		"test.page.failed":          "La page de test n'a pas pu être envoyée.",
 		"test.camera.failed":        "La caméra ne répond pas.",

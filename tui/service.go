@@ -58,15 +58,17 @@ func (m Model) oosText() string {
 }
 
 // keepService writes the service state for the next start, in the
-// background; a failure is logged: the kiosk runs on all the same.
+// background. The kiosk runs on all the same after a failure, which the
+// agent is told of: a restart would forget the change.
 func (m Model) keepService(s usage.OutOfService) tea.Cmd {
-	keep, log := m.d.Maint.KeepService, m.log
+	keep, log, t := m.d.Maint.KeepService, m.log, m.t
 	if keep == nil {
 		return nil
 	}
 	return func() tea.Msg {
 		if err := keep(s); err != nil {
 			log.Error("out-of-service state not kept for the next start", "err", err)
+			return maintDoneMsg{t("maint.oos.not-kept") + " " + t("why.other")}
 		}
 		return nil
 	}
