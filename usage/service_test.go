@@ -80,3 +80,27 @@ func inBackground(f func() error) <-chan error {
 	go func() { ch <- f() }()
 	return ch
 }
+
+// What "Mettre hors service" costs on the disk: a synced write and a
+// synced folder, off the screen's loop.
+func BenchmarkServiceFileSave(b *testing.B) {
+	f := NewServiceFile(filepath.Join(b.TempDir(), "out-of-service"))
+	s := OutOfService{Key: "oos.preset.fault", Since: time.Now()}
+	for b.Loop() {
+		if err := f.Save(s); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkServiceFileLoad(b *testing.B) {
+	f := NewServiceFile(filepath.Join(b.TempDir(), "out-of-service"))
+	if err := f.Save(OutOfService{Key: "oos.preset.fault", Since: time.Now()}); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := f.Load(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
