@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -10,6 +11,9 @@ import (
 
 const defaultConfig = "/etc/borne/borne.toml"
 
+// configUsage is every command's --config.
+const configUsage = "the config `FILE` (default: $BORNE_CONFIG, else " + defaultConfig + ")"
+
 // newFlags makes a flag set that reports its errors as usage errors rather
 // than printing and exiting.
 func newFlags(name string) *flag.FlagSet {
@@ -18,14 +22,38 @@ func newFlags(name string) *flag.FlagSet {
 	return fs
 }
 
-func parseFlags(fs *flag.FlagSet, args []string) error {
+// parseFlags parses a command's flags; -h or --help is its help.
+func parseFlags(fs *flag.FlagSet, args []string) error { return parseArgs(fs, args, 0) }
+
+// parseArgs is parseFlags for a command that also takes up to n
+// arguments after its flags.
+func parseArgs(fs *flag.FlagSet, args []string, n int) error {
 	if err := fs.Parse(args); err != nil {
-		return usagef("%s: %v", fs.Name(), err)
+		if errors.Is(err, flag.ErrHelp) {
+			return helpFor(fs.Name(), fs)
+		}
+		return usagef("%s: %v (see: borne %s --help)", fs.Name(), err, fs.Name())
 	}
-	if fs.NArg() > 0 {
-		return usagef("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
+	for _, a := range fs.Args() {
+		if isHelp(a) { // after an argument, as in config check FILE --help
+			return helpFor(fs.Name(), fs)
+		}
+	}
+	if fs.NArg() > n {
+		return usagef("%s: unexpected argument %q (see: borne %s --help)", fs.Name(), fs.Arg(n), fs.Name())
 	}
 	return nil
+}
+
+// noArgs is for the commands without flags: only -h or --help.
+func noArgs(name string, args []string) error {
+	switch {
+	case len(args) == 0:
+		return nil
+	case isHelp(args[0]):
+		return helpFor(name, nil)
+	}
+	return usagef("%s takes no argument (see: borne %s --help)", name, name)
 }
 
 // configPath is --config, else $BORNE_CONFIG, else the system file.
@@ -49,27 +77,41 @@ func (e env) loadConfig(flagValue string) (*config.Config, error) {
 
 func (e env) configCmd(args []string) error {
 	if len(args) == 0 {
-		return usagef("config: say check or example")
+		return usagef("config: say check or example (see: borne config --help)")
 	}
 	switch args[0] {
 	case "check":
-		fs := newFlags("config check")
-		path := fs.String("config", "", "config file")
-		if err := parseFlags(fs, args[1:]); err != nil {
-			return err
-		}
-		cfg, err := e.loadConfig(*path)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(e.stdout, "%s: ok\n", cfg.Path)
-		return nil
+		return e.checkCmd(args[1:])
 	case "example":
-		if len(args) > 1 {
-			return usagef("config example takes no argument")
+		if err := noArgs("config example", args[1:]); err != nil {
+			return err
 		}
 		_, err := e.stdout.Write(config.Example())
 		return err
 	}
+	if isHelp(args[0]) {
+		return helpFor("config", nil)
+	}
 	return usagef("config: unknown command %q (check or example)", args[0])
+}
+
+// checkCmd is `borne config check`: the file by --config or named alone.
+func (e env) checkCmd(args []string) error {
+	fs := newFlags("config check")
+	path := fs.String("config", "", configUsage)
+	if err := parseArgs(fs, args, 1); err != nil {
+		return err
+	}
+	if fs.NArg() == 1 {
+		if *path != "" {
+			return usagef("config check: name the file once: --config %s or %s", *path, fs.Arg(0))
+		}
+		*path = fs.Arg(0)
+	}
+	cfg, err := e.loadConfig(*path)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "%s: ok\n", cfg.Path)
+	return nil
 }

@@ -19,7 +19,7 @@ const doctorWait = 10 * time.Second
 // everything the config needs is ok.
 func (e env) doctorCmd(args []string) error {
 	fs := newFlags("doctor")
-	path := fs.String("config", "", "config file")
+	path := fs.String("config", "", configUsage)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -20,7 +21,10 @@ import (
 
 func (e env) logsCmd(args []string) error {
 	if len(args) == 0 {
-		return usagef("logs: say export, stats, sync or purge")
+		return usagef("logs: say export, stats, sync or purge (see: borne logs --help)")
+	}
+	if isHelp(args[0]) {
+		return helpFor("logs", nil)
 	}
 	switch args[0] {
 	case "export":
@@ -43,11 +47,11 @@ func signalContext() (context.Context, context.CancelFunc) {
 
 func (e env) exportCmd(args []string) error {
 	fs := newFlags("logs export")
-	cfgPath := fs.String("config", "", "config file (for usage.database)")
-	db := fs.String("db", "", "usage log database")
-	format := fs.String("format", "ndjson", "ndjson or csv")
-	since := fs.Int64("since-seq", 0, "export events after this seq")
-	out := fs.String("out", "", "file to write (default: standard output)")
+	cfgPath := fs.String("config", "", configUsage+", for usage.database")
+	db := fs.String("db", "", "the usage log `FILE` (default: the config's usage.database)")
+	format := fs.String("format", "ndjson", "the format: `ndjson|csv`")
+	since := fs.Int64("since-seq", 0, "export the events after seq `N`")
+	out := fs.String("out", "", "the `FILE` to write, in a folder that exists (default: standard output)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -91,6 +95,9 @@ func (e env) exportCmd(args []string) error {
 // (the export itself is fine then).
 func exportAtomic(ctx context.Context, db, out string, o usage.ExportOptions) (sum usage.Summary, digest string, note, err error) {
 	dir := filepath.Dir(out)
+	if err := outputFolder(dir); err != nil {
+		return usage.Summary{}, "", nil, fmt.Errorf("logs export: --out %s: %w", out, err)
+	}
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(out)+".part-*")
 	if err != nil {
 		return usage.Summary{}, "", nil, fmt.Errorf("logs export: %w", err)
@@ -119,6 +126,24 @@ func exportAtomic(ctx context.Context, db, out string, o usage.ExportOptions) (s
 	return sum, hex.EncodeToString(h.Sum(nil)), note, nil
 }
 
+// outputFolder says what is wrong with the folder a file is to be written
+// in, in words: "open /x/.y.part-123: no such file or directory" names
+// neither the folder nor the fault.
+func outputFolder(dir string) error {
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("the folder %s does not exist (make it first, or write elsewhere)", dir)
+	case errors.Is(err, fs.ErrPermission):
+		return fmt.Errorf("the folder %s cannot be reached: permission denied", dir)
+	case err != nil:
+		return err
+	case !st.IsDir():
+		return fmt.Errorf("%s is not a folder", dir)
+	}
+	return nil
+}
+
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
@@ -133,13 +158,13 @@ const dateLayout = "2006-01-02"
 
 func (e env) statsCmd(args []string) error {
 	fs := newFlags("logs stats")
-	cfgPath := fs.String("config", "", "config file (for usage.database and site.timezone)")
-	db := fs.String("db", "", "usage log database")
-	from := fs.String("from", "", "first day counted, YYYY-MM-DD")
-	to := fs.String("to", "", "last day counted, YYYY-MM-DD")
-	format := fs.String("format", "table", "table, csv or json")
-	by := fs.String("by", "day", "day or month")
-	tz := fs.String("timezone", "", `time zone of the days (default: the config's site.timezone, else "Europe/Paris")`)
+	cfgPath := fs.String("config", "", configUsage+", for usage.database and site.timezone; not read when --db is given alone")
+	db := fs.String("db", "", "the usage log `FILE` (default: the config's usage.database)")
+	from := fs.String("from", "", "the first day counted, `YYYY-MM-DD`")
+	to := fs.String("to", "", "the last day counted, `YYYY-MM-DD`")
+	format := fs.String("format", "table", "the format: `table|csv|json`")
+	by := fs.String("by", "day", "one line per `day|month`")
+	tz := fs.String("timezone", "", "the time `ZONE` of the days (default: the config's site.timezone, else Europe/Paris)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -225,8 +250,8 @@ func (e env) openLog(name, db string, cfg *config.Config) (*usage.Store, error) 
 
 func (e env) syncCmd(args []string) error {
 	fs := newFlags("logs sync")
-	cfgPath := fs.String("config", "", "config file")
-	db := fs.String("db", "", "usage log database (default: usage.database)")
+	cfgPath := fs.String("config", "", configUsage)
+	db := fs.String("db", "", "the usage log `FILE` (default: usage.database)")
 	once := fs.Bool("once", false, "try each batch once: exit 1 at the first failure instead of retrying")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -299,8 +324,8 @@ func readToken(path string) (string, error) {
 
 func (e env) purgeCmd(args []string) error {
 	fs := newFlags("logs purge")
-	cfgPath := fs.String("config", "", "config file")
-	db := fs.String("db", "", "usage log database (default: usage.database)")
+	cfgPath := fs.String("config", "", configUsage)
+	db := fs.String("db", "", "the usage log `FILE` (default: usage.database)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

@@ -44,25 +44,14 @@ func main() {
 	os.Exit(e.main(os.Args[1:]))
 }
 
-const helpText = `borne — the kiosk shell of the public-service video kiosks
-
-  borne [run] [--config FILE] [--db FILE]   the kiosk shell
-  borne demo [--db FILE] [--lang fr|en]      the shell on simulated hardware
-  borne config check [--config FILE]         check a config file
-  borne config example                       print a commented example config
-  borne pin hash                             read a PIN on stdin, print its hash
-  borne logs export [--db FILE] [--format ndjson|csv] [--since-seq N] [--out FILE]
-  borne logs stats [--db FILE] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--format table|csv|json] [--by day|month]
-  borne logs sync [--config FILE] [--once]   send the log to the collector
-  borne logs purge [--config FILE]           delete events past usage.retention that left the kiosk
-  borne doctor [--config FILE]               one line per service and device: ok, degraded or missing
-  borne relay -- COMMAND [ARGS…]             run COMMAND, passing its sd_notify states on (the cage unit)
-  borne version
-`
-
 func (e env) main(args []string) int {
 	err := e.dispatch(args)
 	if err == nil {
+		return exitOK
+	}
+	var help shownHelp
+	if errors.As(err, &help) {
+		fmt.Fprint(e.stdout, string(help))
 		return exitOK
 	}
 	var st exitStatus
@@ -88,7 +77,10 @@ func (e env) main(args []string) int {
 
 func (e env) dispatch(args []string) error {
 	cmd, rest := "run", args
-	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+	switch {
+	case len(args) > 0 && isHelp(args[0]):
+		return helpFor("", nil)
+	case len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-':
 		cmd, rest = args[0], args[1:]
 	}
 	switch cmd {
@@ -107,11 +99,19 @@ func (e env) dispatch(args []string) error {
 	case "relay":
 		return e.relayCmd(rest)
 	case "version":
+		if err := noArgs("version", rest); err != nil {
+			return err
+		}
 		fmt.Fprintf(e.stdout, "borne %s\n", Version)
 		return nil
 	case "help":
-		fmt.Fprint(e.stdout, helpText)
-		return nil
+		switch {
+		case len(rest) == 0 || rest[0] == "help":
+			return helpFor("", nil)
+		case isHelp(rest[0]):
+			return helpFor("help", nil)
+		}
+		return e.dispatch(append(rest, "--help")) // borne help logs export
 	}
 	return usagef("unknown command %q (try: borne help)", cmd)
 }

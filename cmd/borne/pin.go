@@ -15,8 +15,14 @@ import (
 // on standard output, ready for maintenance.pin_hash. The PIN is not
 // echoed when typed at a terminal.
 func (e env) pinCmd(args []string) error {
-	if len(args) != 1 || args[0] != "hash" {
+	switch {
+	case len(args) > 0 && isHelp(args[0]):
+		return helpFor("pin", nil)
+	case len(args) == 0 || args[0] != "hash":
 		return usagef("pin: say hash (borne pin hash < file, or type the PIN)")
+	}
+	if err := noArgs("pin hash", args[1:]); err != nil {
+		return err
 	}
 	pin, err := e.readPIN()
 	if err != nil {

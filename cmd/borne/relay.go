@@ -35,6 +35,9 @@ type exitStatus int
 func (e exitStatus) Error() string { return "exit status " + strconv.Itoa(int(e)) }
 
 func (e env) relayCmd(args []string) error {
+	if len(args) > 0 && isHelp(args[0]) {
+		return helpFor("relay", nil)
+	}
 	ignoreTerminal()
 	if len(args) < 2 || args[0] != "--" {
 		return usagef("relay: usage: borne relay -- COMMAND [ARGS…]")

@@ -30,8 +30,8 @@ func ignoreTerminal() {
 func (e env) runCmd(args []string) error {
 	ignoreTerminal()
 	fs := newFlags("run")
-	path := fs.String("config", "", "config file")
-	db := fs.String("db", "", "usage log database")
+	path := fs.String("config", "", configUsage)
+	db := fs.String("db", "", "the usage log `FILE` (default: usage.database)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -48,8 +48,8 @@ func (e env) runCmd(args []string) error {
 func (e env) demoCmd(args []string) error {
 	ignoreTerminal()
 	fs := newFlags("demo")
-	db := fs.String("db", "", "usage log database (default: a new temporary folder)")
-	lang := fs.String("lang", "", "language on start: fr or en")
+	db := fs.String("db", "", "the usage log `FILE` (default: one in a new temporary folder)")
+	lang := fs.String("lang", "", "the language on start: `fr|en` (default: fr)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
