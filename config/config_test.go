@@ -75,6 +75,7 @@ func TestParseErrors(t *testing.T) {
 		{"negative duration", base + "[kiosk]\nmax_session = \"-5m\"\n", "10:15", `kiosk.max_session: "-5m" is negative`},
 		{"duration too short", base + "[kiosk]\nidle_reset = \"5s\"\n", "10:14", "kiosk.idle_reset: 5s is too short (at least 10s)"},
 		{"zero duration", base + "[usage]\nretention = \"0s\"\n", "10:13", "usage.retention: 0s is too short (at least 1d)"},
+		{"duration overflows", base + "[kiosk]\nidle_reset = \"99999999h\"\n", "10:14", `kiosk.idle_reset: "99999999h" is too long (at most 3650d, ten years)`},
 		{"session too long", base + "[kiosk]\nmax_session = \"5h\"\n", "10:15", "kiosk.max_session: 5h is too long (at most 4h)"},
 		{"bad timezone", inSite("timezone = \"Europe/Pari\"\n"), "6:12", `site.timezone: "Europe/Pari" is not a known time zone`},
 		{"bad hours", inSite("hours = [\"mon-fri 09:00-12:00\", \"mon-fry 13:30-17:00\"]\n"), "6:33", `site.hours[1]: "mon-fry 13:30-17:00" is not valid opening hours`},
@@ -330,6 +331,7 @@ func TestDuration(t *testing.T) {
 		{"1d", 24 * time.Hour, "1d"},
 		{"500ms", 500 * time.Millisecond, "500ms"},
 		{"0", 0, "0s"},
+		{"3650d", 3650 * 24 * time.Hour, "3650d"},
 		{" 45m ", 45 * time.Minute, "45m"},
 	}
 	for _, g := range good {
@@ -361,6 +363,15 @@ func TestDuration(t *testing.T) {
 		"1.5d":     "is not a duration",
 		"five":     "is not a duration",
 		"9999999d": "too long",
+		// Too big for Go's durations, or past ten years: never "not a
+		// duration", which would send the technician looking for a typo.
+		"99999999h":               `"99999999h" is too long (at most 3650d, ten years)`,
+		"99999999999999999999d":   "is too long",
+		"99999999999999999999s":   "is too long",
+		"3651d":                   "is too long",
+		"3650d1s":                 "is too long",
+		"1d99999999999999999999h": "is too long",
+		"1.5.5h":                  "is not a duration",
 	}
 	for in, want := range bad {
 		var d Duration

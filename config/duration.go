@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -13,6 +14,14 @@ const day = 24 * time.Hour
 
 // errDurationHint ends every message about a badly written duration.
 const errDurationHint = "(use 90s, 3m, 2h or 395d)"
+
+// maxDuration is the longest duration the config takes, whatever the key:
+// beyond ten years a number is a typing mistake (and soon overflows).
+const maxDuration = 3650 * day
+
+// goDuration is how Go writes a duration, whatever its size: a number
+// that matches it but does not parse is too big.
+var goDuration = regexp.MustCompile(`^([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h)(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))*$`)
 
 // UnmarshalText reads a duration such as "90s", "1h30m" or "395d". A number
 // of days may come first and be followed by a Go duration ("1d12h").
@@ -51,6 +60,18 @@ func (d Duration) String() string {
 }
 
 func parseDuration(s string) (time.Duration, error) {
+	d, err := parseAnyDuration(s)
+	if err == nil && d > maxDuration {
+		err = errTooLong(s)
+	}
+	return d, err
+}
+
+func errTooLong(s string) error {
+	return fmt.Errorf("%q is too long (at most %s, ten years)", s, Duration(maxDuration))
+}
+
+func parseAnyDuration(s string) (time.Duration, error) {
 	bad := fmt.Errorf("%q is not a duration %s", s, errDurationHint)
 	t := strings.TrimSpace(s)
 	if t == "" {
@@ -62,12 +83,12 @@ func parseDuration(s string) (time.Duration, error) {
 	t = strings.TrimPrefix(t, "+")
 	var days time.Duration
 	if i := strings.IndexByte(t, 'd'); i >= 0 {
-		n, err := strconv.ParseUint(t[:i], 10, 32)
+		n, err := strconv.ParseUint(t[:i], 10, 64)
+		if errors.Is(err, strconv.ErrRange) || err == nil && n > uint64(math.MaxInt64/int64(day)) {
+			return 0, errTooLong(s)
+		}
 		if err != nil || i == 0 {
 			return 0, bad
-		}
-		if n > uint64(math.MaxInt64/int64(day)) {
-			return 0, fmt.Errorf("%q is too long", s)
 		}
 		days = time.Duration(n) * day
 		t = t[i+1:]
@@ -79,11 +100,14 @@ func parseDuration(s string) (time.Duration, error) {
 		return 0, bad
 	}
 	v, err := time.ParseDuration(t)
+	if err != nil && goDuration.MatchString(t) {
+		return 0, errTooLong(s) // time.ParseDuration: "invalid duration"
+	}
 	if err != nil {
 		return 0, bad
 	}
 	if v > math.MaxInt64-days {
-		return 0, fmt.Errorf("%q is too long", s)
+		return 0, errTooLong(s)
 	}
 	return days + v, nil
 }

@@ -105,3 +105,50 @@ func TestExportToKey(t *testing.T) {
 		t.Fatalf("export to key: %+v, files %v", x, files)
 	}
 }
+
+// At a terminal, borne pin hash asks twice without echo: the same PIN
+// gives its hash, two different ones nothing.
+func TestPinHashAtATerminal(t *testing.T) {
+	tm := startTerm(t, 200, 10, "pin", "hash")
+	tm.waitFor("PIN (6 to 12 digits):")
+	tm.tmux("send-keys", "-t", "k", "-l", "58203716")
+	tm.tmux("send-keys", "-t", "k", "Enter")
+	tm.waitFor("The same PIN again:")
+	tm.tmux("send-keys", "-t", "k", "-l", "58203716")
+	tm.tmux("send-keys", "-t", "k", "Enter")
+	if code := tm.exitStatus(); code != 0 {
+		t.Fatalf("exit status %d:\n%s", code, tm.screen())
+	}
+	s := tm.screen()
+	i := strings.Index(s, "$argon2id$")
+	if i < 0 || strings.Contains(s, "58203716") {
+		t.Fatalf("the screen:\n%s", s)
+	}
+	hash := strings.Fields(s[i:])[0]
+	if ok, err := config.VerifyPIN(hash, "58203716"); !ok || err != nil {
+		t.Fatalf("%s does not verify: %v %v", hash, ok, err)
+	}
+
+	tm = startTerm(t, 200, 10, "pin", "hash")
+	tm.waitFor("PIN (6 to 12 digits):")
+	tm.tmux("send-keys", "-t", "k", "-l", "58203716")
+	tm.tmux("send-keys", "-t", "k", "Enter")
+	tm.waitFor("The same PIN again:")
+	tm.tmux("send-keys", "-t", "k", "-l", "58203761")
+	tm.tmux("send-keys", "-t", "k", "Enter")
+	if code := tm.exitStatus(); code != 2 {
+		t.Fatalf("two different PINs: exit status %d:\n%s", code, tm.screen())
+	}
+	if s := tm.screen(); !strings.Contains(s, "the two PINs differ") || strings.Contains(s, "$argon2id$") {
+		t.Fatalf("two different PINs:\n%s", s)
+	}
+
+	// An easy PIN is refused before it is asked again.
+	tm = startTerm(t, 200, 10, "pin", "hash")
+	tm.waitFor("PIN (6 to 12 digits):")
+	tm.tmux("send-keys", "-t", "k", "-l", "123456")
+	tm.tmux("send-keys", "-t", "k", "Enter")
+	if code := tm.exitStatus(); code != 2 || strings.Contains(tm.screen(), "again") {
+		t.Fatalf("an easy PIN: exit status %d:\n%s", code, tm.screen())
+	}
+}

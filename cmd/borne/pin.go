@@ -39,19 +39,41 @@ func (e env) pinCmd(args []string) error {
 	return nil
 }
 
+// readPIN reads the PIN: at a terminal twice, unseen, as passwd does (a
+// typing mistake there would lock the site's agents out); from a pipe
+// once.
 func (e env) readPIN() (string, error) {
 	if f, ok := e.stdin.(*os.File); ok && xterm.IsTerminal(f.Fd()) {
-		fmt.Fprint(e.stderr, "PIN (6 to 12 digits): ")
-		b, err := xterm.ReadPassword(f.Fd())
-		fmt.Fprintln(e.stderr)
+		pin, err := e.askPIN(f, "PIN (6 to 12 digits): ")
 		if err != nil {
-			return "", fmt.Errorf("pin hash: %w", err)
+			return "", err
 		}
-		return strings.TrimSpace(string(b)), nil
+		if err := config.CheckPIN(pin); err != nil {
+			return "", usagef("pin hash: %v", err)
+		}
+		again, err := e.askPIN(f, "The same PIN again: ")
+		if err != nil {
+			return "", err
+		}
+		if again != pin {
+			return "", usagef("pin hash: the two PINs differ: nothing was printed; run borne pin hash again")
+		}
+		return pin, nil
 	}
 	line, err := bufio.NewReader(e.stdin).ReadString('\n')
 	if err != nil && line == "" {
 		return "", usagef("pin hash: no PIN on standard input")
 	}
 	return strings.TrimSpace(line), nil
+}
+
+// askPIN prompts on standard error and reads a line without echo.
+func (e env) askPIN(f *os.File, prompt string) (string, error) {
+	fmt.Fprint(e.stderr, prompt)
+	b, err := xterm.ReadPassword(f.Fd())
+	fmt.Fprintln(e.stderr)
+	if err != nil {
+		return "", fmt.Errorf("pin hash: %w", err)
+	}
+	return strings.TrimSpace(string(b)), nil
 }
