@@ -34,6 +34,9 @@ func (e env) doctorCmd(args []string) error {
 		return fmt.Errorf("doctor: %w", err)
 	}
 	checks = append(checks, usageChecks(ctx, cfg)...) // jobs.go
+	if cfg.Hardware.Backend != "sim" {                // simulated calls start nothing
+		checks = append(checks, operatorChecks(cfg)...) // doctor_ops.go
+	}
 	return reportChecks(e.stdout, checks)
 }
 

@@ -5,9 +5,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -59,7 +61,7 @@ func TestDoctorCommand(t *testing.T) {
 		}
 		names = append(names, strings.Fields(l)[1])
 	}
-	if got := strings.Join(names, " "); got != "systemd logind backlight camera cups printer usage" {
+	if got := strings.Join(names, " "); got != "systemd logind backlight camera cups printer usage"+strings.Repeat(" operator", 6) {
 		t.Errorf("lines for %s", got)
 	}
 	for _, want := range []string{
@@ -150,4 +152,76 @@ func TestDoctorSim(t *testing.T) {
 
 func env2(d *dbustest.Env, out, errb *bytes.Buffer) env {
 	return env{stdin: strings.NewReader(""), stdout: out, stderr: errb, getenv: d.Getenv}
+}
+
+// Each operator's video client can run, and none is left on the
+// example's address.
+func TestDoctorOperators(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := write("client", "#!/bin/sh\nexit 0\n", 0o755)
+	plain := write("plain", "#!/bin/sh\n", 0o644)
+	orphan := write("orphan", "#!/no/such/interpreter -x\n", 0o755)
+	custom := func(id string, launch ...string) string {
+		q := make([]string, len(launch))
+		for i, a := range launch {
+			q[i] = strconv.Quote(a)
+		}
+		return fmt.Sprintf("\n[[operators.custom]]\nid = %q\nname = %q\nhours = [\"mon-fri 09:00-12:00\"]\nlaunch = [%s]\n", id, id, strings.Join(q, ", "))
+	}
+	body := string(config.Example())
+	body = body[:strings.Index(body, "[operators]")] + "[operators]\nenabled = [\"ok\", \"example\", \"gone\", \"plain\", \"orphan\", \"folder\", \"caf\"]\n" +
+		custom("ok", good, "--app=https://visio.partenaire.fr/ok") +
+		custom("example", good, "--app=https://visio.example/mairie") +
+		custom("gone", filepath.Join(dir, "nothing")) +
+		custom("plain", plain) +
+		custom("orphan", orphan) +
+		custom("folder", dir) +
+		custom("caf", good, "https://rdv.visio.example/caf")
+	cfg, err := config.Parse("borne.toml", []byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		health hw.Health
+		needed bool
+		reason string
+	}{
+		{hw.OK, true, "ok: " + good},
+		{hw.Degraded, false, "example: https://visio.example/mairie is the example's address, not the partner's: set its real one in [[operators.custom]] (id = \"example\")"},
+		{hw.Missing, true, "gone: cannot start its video client: " + filepath.Join(dir, "nothing") + " is not installed (no such file)"},
+		{hw.Missing, true, "plain: cannot start its video client: " + plain + " is not executable (mode -rw-r--r--)"},
+		{hw.Missing, true, "orphan: cannot start its video client: " + orphan + " is a script whose interpreter cannot run: /no/such/interpreter is not installed (no such file)"},
+		{hw.Missing, true, "folder: cannot start its video client: " + dir + " is a folder, not a program"},
+		{hw.Degraded, false, "caf: https://rdv.visio.example/caf is the example's"},
+	}
+	checks := operatorChecks(cfg)
+	if len(checks) != len(want) {
+		t.Fatalf("%d checks for %d operators: %+v", len(checks), len(want), checks)
+	}
+	for i, w := range want {
+		c := checks[i]
+		if c.Name != "operator" || c.Health != w.health || c.Needed != w.needed || !strings.HasPrefix(c.Reason, w.reason) {
+			t.Errorf("check %d: %+v\nwant %v %v %q", i, c, w.health, w.needed, w.reason)
+		}
+	}
+	var out bytes.Buffer
+	if err := reportChecks(&out, checks); err == nil || !strings.Contains(err.Error(), "not ok: operator") {
+		t.Errorf("a video client that cannot run does not fail doctor: %v", err)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		if !doctorLine.MatchString(l) {
+			t.Errorf("line %q is not 'health name reason'", l)
+		}
+	}
+	// Warnings alone do not fail doctor.
+	if err := reportChecks(&out, checks[:2]); err != nil {
+		t.Errorf("a warning fails doctor: %v", err)
+	}
 }
