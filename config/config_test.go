@@ -20,8 +20,8 @@ import (
 	"github.com/loiret/borne/operators"
 )
 
-// testHash is the demo's hash (PIN 246810).
-const testHash = "$argon2id$v=19$m=19456,t=2,p=1$bxk33AoFRy6tYly+qjt2YA$hZz5SAAZSbg+GUdLZFK5xlABbXXALpCW8kLF0OL8upE"
+// testHash is a site's own hash (PIN 731904).
+const testHash = "$argon2id$v=19$m=19456,t=5,p=1$BUilHq4hiUwcT3UWftt99w$SmmUEiOwL2+rorPKvqjPwFloDiCbH3hileyna0mjKJs"
 
 // base is the smallest valid config of a real kiosk. Cases add lines after
 // it (from line 9) or replace one of its lines.
@@ -96,7 +96,7 @@ func TestParseErrors(t *testing.T) {
 		{"pan in an inline table", base + "[hardware.camera]\npreset = { pan = 200 }\n", "10:18", "hardware.camera.preset.pan: 200 is not an angle in degrees"},
 		{"pin_hash not PHC", replace(`pin_hash = "`+testHash+`"`, `pin_hash = "$2y$10$abcdefghijklmnopqrstuv"`), "8:12", "maintenance.pin_hash: is not an argon2id hash"},
 		{"pin_hash too weak", replace("m=19456", "m=4096"), "8:12", "maintenance.pin_hash: is too weak: m=4096 is below 19456"},
-		{"pin_hash bad base64", replace("bxk33AoFRy6tYly+qjt2YA", "bxk33AoFRy6tYly+qjt2Y!"), "8:12", "is not an argon2id hash"},
+		{"pin_hash bad base64", replace("BUilHq4hiUwcT3UWftt99w", "BUilHq4hiUwcT3UWftt99!"), "8:12", "is not an argon2id hash"},
 		{"missing site.id", "# Gien\n  [site]\n" + strings.SplitN(base, "\n", 3)[2], "2:3", "site.id is required"},
 		{"empty site.id", replace(`id = "loiret-gien"`, `id = ""`), "2:6", "site.id is required"},
 		{"bad site.id", replace(`id = "loiret-gien"`, `id = "Loiret Gien"`), "2:6", `site.id: "Loiret Gien" may only use lowercase letters`},
@@ -490,7 +490,19 @@ func TestDemo(t *testing.T) {
 }
 
 func TestExample(t *testing.T) {
-	ex := Example()
+	// As it is, its placeholder PIN hash is refused, and that only.
+	_, err := Parse("example.toml", Example())
+	var errs Errors
+	if !errors.As(err, &errs) || len(errs) != 1 || !strings.Contains(errs[0].Error(), "maintenance.pin_hash: is the example's placeholder") {
+		t.Fatalf("the example config as it is: %v", err)
+	}
+	at := bytes.Index(Example(), []byte(examplePinHash))
+	line := bytes.Count(Example()[:at], []byte("\n")) + 1
+	if errs[0].Line != line || errs[0].Col != len(`pin_hash = "`) {
+		t.Errorf("the placeholder is said at %d:%d, it is at %d:%d", errs[0].Line, errs[0].Col, line, len(`pin_hash = "`))
+	}
+	// With the site's own hash, valid.
+	ex := bytes.Replace(Example(), []byte(examplePinHash), []byte(testHash), 1)
 	c, err := Parse("example.toml", ex)
 	if err != nil {
 		t.Fatalf("the example config is invalid:\n%v", err)
@@ -654,8 +666,50 @@ func TestLocation(t *testing.T) {
 	}
 }
 
+// Every hash the repository ships is refused in a real kiosk's config,
+// with its position; the demo's stays usable on simulated hardware.
+func TestPlaceholderPinHashes(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join("..", "deploy", "examples", "*.toml"))
+	files = append(files, "example.toml", "demo.toml")
+	if len(files) < 4 {
+		t.Fatalf("examples: %v", files)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "pin_hash = "); ok {
+				if h := strings.Trim(v, `"`); placeholderPin(h, "dbus") == "" {
+					t.Errorf("%s ships pin_hash %s, which a real kiosk's config may keep", f, h)
+				}
+			}
+		}
+	}
+	for _, c := range []struct {
+		hash, backend, want string
+	}{
+		{examplePinHash, "dbus", "8:12: maintenance.pin_hash: is the example's placeholder, not this site's: make the site's own with: borne pin hash"},
+		{installedPinHash, "dbus", "8:12: maintenance.pin_hash: is the example's placeholder"},
+		{installedPinHash, "sim", "8:12: maintenance.pin_hash: is the example's placeholder"},
+		{demoPinHash, "dbus", "8:12: maintenance.pin_hash: is the demo's, whose PIN is public: on a real kiosk make the site's own with: borne pin hash"},
+		{demoPinHash, "sim", ""},
+		{testHash, "dbus", ""},
+	} {
+		doc := replace(testHash, c.hash) + "\n[hardware]\nbackend = \"" + c.backend + "\"\n[usage]\ndatabase = \"/var/lib/borne/usage.db\"\n"
+		_, err := Parse("f.toml", []byte(doc))
+		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), "f.toml:"+c.want)) {
+			t.Errorf("%s on %s: %v, want %q", c.hash[30:40], c.backend, err, c.want)
+		}
+	}
+	if _, err := Parse("demo.toml", demoTOML); err != nil {
+		t.Errorf("the demo: %v", err)
+	}
+}
+
 func TestPinHash(t *testing.T) {
-	good := testHash
+	good := demoPinHash
 	bad := map[string]string{
 		"":     "not an argon2id hash",
 		"1234": "not an argon2id hash",

@@ -31,6 +31,31 @@ type pinHash struct {
 	key     []byte
 }
 
+// The hashes the repository ships, whose PINs are public or unknown to any
+// site: a kiosk keeping one would be opened by anyone who read the
+// documentation, or by nobody.
+const (
+	// demoPinHash is the demo's (PIN 246810, written in the demo config):
+	// fine on simulated hardware, refused on a real kiosk.
+	demoPinHash = "$argon2id$v=19$m=19456,t=2,p=1$bxk33AoFRy6tYly+qjt2YA$hZz5SAAZSbg+GUdLZFK5xlABbXXALpCW8kLF0OL8upE"
+	// examplePinHash is borne config example's.
+	examplePinHash = "$argon2id$v=19$m=19456,t=2,p=1$Ea4Xfx2v3WnrwLNYWNtUuQ$nxCXuD5YzBnfY4fDDrPZrDaPlP4sI/To0uqk717NVNk"
+	// installedPinHash is the installed config's and the deploy examples'.
+	installedPinHash = "$argon2id$v=19$m=19456,t=5,p=1$lJrlhIwvorEfwWYtk/MvZA$duAzTPeW1Um5aW8cHQrww1PxqlF1EtnJMissYA0B7tc"
+)
+
+// placeholderPin says why hash cannot stay in a config on backend, "" when
+// it may.
+func placeholderPin(hash, backend string) string {
+	switch {
+	case hash == examplePinHash || hash == installedPinHash:
+		return "is the example's placeholder, not this site's: make the site's own with: borne pin hash"
+	case hash == demoPinHash && backend != "sim":
+		return "is the demo's, whose PIN is public: on a real kiosk make the site's own with: borne pin hash"
+	}
+	return ""
+}
+
 var errNotPHC = errors.New(`is not an argon2id hash like "$argon2id$v=19$m=19456,t=2,p=1$…" (make one with: borne pin hash)`)
 
 func parsePinHash(s string) (pinHash, error) {

@@ -277,6 +277,8 @@ func (v *validator) maintenance(c *Config) {
 		}
 	} else if _, err := parsePinHash(m.PinHash); err != nil {
 		v.fail("maintenance.pin_hash", "%v", err)
+	} else if why := placeholderPin(m.PinHash, c.Hardware.Backend); why != "" {
+		v.fail("maintenance.pin_hash", "%s", why)
 	}
 	v.atLeast("maintenance.relock_after", m.RelockAfter, 10*time.Second)
 	v.between("maintenance.max_attempts", m.MaxAttempts, 1, 100, "a number of attempts")

@@ -2,7 +2,9 @@ package deploy
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -166,7 +168,24 @@ func TestPackage(t *testing.T) {
 	if err := os.WriteFile(check, cfg, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	run(t, ".", filepath.Join(root, "usr/bin/borne"), "config", "check", "--config", check)
+	// As installed, its placeholder PIN hash is refused, with its place;
+	// with the site's own PIN (README, step "maintenance PIN") it is valid.
+	borne := filepath.Join(root, "usr/bin/borne")
+	out, err := exec.Command(borne, "config", "check", check).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), check+":") || !strings.Contains(string(out), "maintenance.pin_hash: is the example's placeholder") {
+		t.Errorf("the installed config's placeholder PIN hash: %v\n%s", err, out)
+	}
+	hash := exec.Command(borne, "pin", "hash")
+	hash.Stdin = strings.NewReader("58203716\n")
+	h, err := hash.Output()
+	if err != nil {
+		t.Fatalf("borne pin hash: %v", err)
+	}
+	cfg = regexp.MustCompile(`(?m)^pin_hash = ".*"$`).ReplaceAllLiteral(cfg, []byte(`pin_hash = "`+strings.TrimSpace(string(h))+`"`))
+	if err := os.WriteFile(check, cfg, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run(t, ".", borne, "config", "check", "--config", check)
 }
 
 // `make install DESTDIR=…` puts the same files as the package, with the

@@ -24,7 +24,7 @@ import (
 // camera and backlight at the places given.
 func doctorConfig(t *testing.T, device, backlight string) string {
 	t.Helper()
-	body := string(config.Example())
+	body := string(siteExample(t))
 	body = strings.Replace(body, `device = "/dev/video0"`, `device = "`+device+`"`, 1)
 	body = strings.Replace(body, `backlight = "intel_backlight"`, `backlight = "`+backlight+`"`, 1)
 	// No CUPS answers there, whatever runs on the machine.
@@ -175,7 +175,7 @@ func TestDoctorOperators(t *testing.T) {
 		}
 		return fmt.Sprintf("\n[[operators.custom]]\nid = %q\nname = %q\nhours = [\"mon-fri 09:00-12:00\"]\nlaunch = [%s]\n", id, id, strings.Join(q, ", "))
 	}
-	body := string(config.Example())
+	body := string(siteExample(t))
 	body = body[:strings.Index(body, "[operators]")] + "[operators]\nenabled = [\"ok\", \"example\", \"gone\", \"plain\", \"orphan\", \"folder\", \"caf\"]\n" +
 		custom("ok", good, "--app=https://visio.partenaire.fr/ok") +
 		custom("example", good, "--app=https://visio.example/mairie") +

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -29,8 +30,10 @@ func TestCommandLine(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.toml")
 	os.WriteFile(bad, []byte("[site]\nid = \"x\"\nbogus = 1\n"), 0o600)
+	example := filepath.Join(dir, "example.toml")
+	os.WriteFile(example, config.Example(), 0o600)
 	good := filepath.Join(dir, "good.toml")
-	os.WriteFile(good, config.Example(), 0o600)
+	os.WriteFile(good, siteExample(t), 0o600)
 	cases := []struct {
 		args   []string
 		stdin  string
@@ -44,6 +47,7 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"config", "check", "--config", good}, "", 0, "ok", ""},
 		{[]string{"config", "check", "--config", filepath.Join(dir, "none.toml")}, "", 2, "", "none.toml"},
 		{[]string{"config", "example"}, "", 0, "[site]", ""},
+		{[]string{"config", "check", example}, "", 2, "", example + ":55:12: maintenance.pin_hash: is the example's placeholder"},
 		{[]string{"config", "check", good}, "", 0, good + ": ok", ""},
 		{[]string{"config", "check", bad}, "", 2, "", bad + ":3:1: "},
 		{[]string{"config", "check", "--config", good, bad}, "", 2, "", "name the file once"},
@@ -69,6 +73,19 @@ func TestCommandLine(t *testing.T) {
 		}
 	}
 }
+
+// siteExample is the example config with a site's own PIN hash in place
+// of its placeholder, which config check refuses.
+func siteExample(t *testing.T) []byte {
+	t.Helper()
+	h, err := config.HashPIN("731904")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pinHashLine.ReplaceAllLiteral(config.Example(), []byte(`pin_hash = "`+h+`"`))
+}
+
+var pinHashLine = regexp.MustCompile(`(?m)^pin_hash = ".*"$`)
 
 func TestPinHashVerifies(t *testing.T) {
 	_, out, _ := runMain(t, "58203716\n", "pin", "hash")
