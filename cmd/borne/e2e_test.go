@@ -493,3 +493,40 @@ func TestE2ELockoutSurvivesKill9(t *testing.T) {
 	again.signal(syscall.SIGTERM)
 	again.exitStatus()
 }
+
+// The demo does not outlive its terminal: a hang-up stops it cleanly,
+// the terminal restored and its log closed with shell_stopped; closing
+// the terminal itself (the pane killed, the pty gone) ends it too.
+func TestE2EDemoEndsWithItsTerminal(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "usage.db")
+	tm := startTerm(t, 100, 30, "demo", "--db", db)
+	tm.waitFor("CAF du Loiret")
+	tm.signal(syscall.SIGHUP)
+	if code := tm.exitStatus(); code != 0 {
+		t.Fatalf("exit status %d after SIGHUP", code)
+	}
+	tm.restored()
+
+	db2 := filepath.Join(t.TempDir(), "usage.db")
+	tm = startTerm(t, 100, 30, "demo", "--db", db2)
+	tm.waitFor("CAF du Loiret")
+	pid := tm.pid()
+	tm.tmux("kill-server")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); os.IsNotExist(err) {
+			break
+		}
+		if time.Now().After(deadline) {
+			syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatalf("borne demo (pid %d) outlived its terminal", pid)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, path := range []string{db, db2} {
+		evs := exportEvents(t, path)
+		if len(evs) != 2 || evs[0]["kind"] != "shell_started" || evs[1]["kind"] != "shell_stopped" {
+			t.Errorf("demo log %s: %v", path, evs)
+		}
+	}
+}

@@ -42,11 +42,16 @@ func (e env) runCmd(args []string) error {
 	if *db != "" {
 		cfg.Usage.Database = *db
 	}
-	return e.shell(cfg)
+	return e.shell(cfg, nil) // under systemd a hang-up is no reason to stop
 }
 
 func (e env) demoCmd(args []string) error {
 	ignoreTerminal()
+	// The demo runs in someone's terminal: when it closes, the demo ends
+	// with it (cleanly, its log saying so) rather than running on unseen.
+	hangUp := make(chan os.Signal, 1)
+	signal.Notify(hangUp, syscall.SIGHUP)
+	defer signal.Stop(hangUp)
 	fs := newFlags("demo")
 	db := fs.String("db", "", "the usage log `FILE` (default: one in a new temporary folder)")
 	lang := fs.String("lang", "", "the language on start: `fr|en` (default: fr)")
@@ -74,15 +79,16 @@ func (e env) demoCmd(args []string) error {
 		}
 		cfg.Usage.Database = filepath.Join(dir, "usage.db")
 	}
-	err := e.shell(cfg)
+	err := e.shell(cfg, hangUp)
 	fmt.Fprintf(e.stdout, "usage log: %s\n", cfg.Usage.Database)
 	return err
 }
 
-// shell runs the kiosk until SIGTERM. The first frame comes before any
-// slow work: the usage log opens beside it. A panic anywhere ends it with
-// errCrash, the terminal restored and the stack in the log (crash.go).
-func (e env) shell(cfg *config.Config) (err error) {
+// shell runs the kiosk until SIGTERM, or a signal on hangUp (nil: none).
+// The first frame comes before any slow work: the usage log opens beside
+// it. A panic anywhere ends it with errCrash, the terminal restored and
+// the stack in the log (crash.go).
+func (e env) shell(cfg *config.Config, hangUp <-chan os.Signal) (err error) {
 	sink := e.logSink()
 	logger := slog.New(slog.NewTextHandler(sink, nil))
 	g := newGuard(sink, logger)
@@ -133,7 +139,7 @@ func (e env) shell(cfg *config.Config) (err error) {
 		tea.WithFPS(15),
 	)
 	help.Attach(deps, p.Send, func() { record(usage.KindMaintenanceLocked, map[string]any{"remote": true}) })
-	stop := handleSignals(p, g)
+	stop := handleSignals(p, g, hangUp)
 	defer stop()
 	jobs := startJobs(cfg, rec, logger, g.goSafe) // sync, daily purge, metrics file (jobs.go)
 	defer jobs.Stop()
@@ -168,16 +174,18 @@ func hardware(cfg *config.Config, logger *slog.Logger) (hw.Hardware, error) {
 	return hw.Hardware{}, fmt.Errorf("hardware.backend %q: this build drives simulated hardware only (set backend = \"sim\")", cfg.Hardware.Backend)
 }
 
-// handleSignals keeps the terminal's signals from stopping the kiosk: only
-// SIGTERM (systemd stopping the unit) ends it, cleanly.
-func handleSignals(p *tea.Program, g *guard) (stop func()) {
-	ignoreTerminal()
+// handleSignals keeps the terminal's keys from stopping the kiosk: only
+// SIGTERM (systemd stopping the unit), or a signal on hangUp, ends it,
+// cleanly.
+func handleSignals(p *tea.Program, g *guard, hangUp <-chan os.Signal) (stop func()) {
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, syscall.SIGTERM)
 	done := make(chan struct{})
 	g.goSafe(func() {
 		select {
 		case <-ch:
+			p.Send(tui.StopMsg{})
+		case <-hangUp:
 			p.Send(tui.StopMsg{})
 		case <-done:
 		}
