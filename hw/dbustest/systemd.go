@@ -51,6 +51,16 @@ type Systemd struct {
 	jobs       uint32
 	subs       map[string]bool
 	startDelay time.Duration
+	leave      bool // leave the bus at the next StartTransientUnit
+}
+
+// LeaveOnNextStart makes the manager leave the bus on the next
+// StartTransientUnit without answering it, as a manager that crashes
+// under a call: the caller gets the bus's NoReply.
+func (s *Systemd) LeaveOnNextStart() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.leave = true
 }
 
 // SetStartDelay holds each start job this long before the command runs,
@@ -580,6 +590,14 @@ func (m manager) StartTransientUnit(msg dbus.Message, name, mode string, props [
 		raw[i] = Property{Name: p.Name, Signature: p.Value.Signature().String(), Value: p.Value.Value()}
 	}
 	s.record(msg, name, mode, raw, aux)
+	s.mu.Lock()
+	leave := s.leave
+	s.leave = false
+	s.mu.Unlock()
+	if leave {
+		go s.Stop()
+		return nil // no reply: the call is answered by the bus
+	}
 	tu, derr := decodeTransient(name, mode, raw)
 	if derr != nil {
 		return derr

@@ -82,7 +82,7 @@ func Dial(ctx, life context.Context, addr string) (*dbus.Conn, error) {
 		if err == nil {
 			err = ctx.Err()
 		}
-		return nil, fmt.Errorf("%w (%v)", err, ctx.Err())
+		return nil, fmt.Errorf("%w (%w)", err, ctx.Err())
 	}
 	if err != nil {
 		conn.Close()
@@ -91,16 +91,34 @@ func Dial(ctx, life context.Context, addr string) (*dbus.Conn, error) {
 	return conn, nil
 }
 
-// Unavailable is the error of a call made while its service is away.
+// Unavailable is the error of a call made while its service is away, or
+// that failed because the service or the bus went away under it (Err).
 type Unavailable struct {
 	Service string // "logind"
 	Reason  string
+	Err     error
 }
 
 func (e *Unavailable) Error() string { return e.Service + " unavailable: " + e.Reason }
 
-// Unwrap lets callers test errors.Is(err, hw.ErrUnavailable).
-func (e *Unavailable) Unwrap() error { return hw.ErrUnavailable }
+// Unwrap lets callers test errors.Is(err, hw.ErrUnavailable), and reach the
+// call's own error.
+func (e *Unavailable) Unwrap() []error {
+	if e.Err == nil {
+		return []error{hw.ErrUnavailable}
+	}
+	return []error{hw.ErrUnavailable, e.Err}
+}
+
+// Away is err as an *Unavailable of service when it says the service or
+// the bus went away during the call (IsGone), else err as it is.
+func Away(service string, err error) error {
+	var u *Unavailable
+	if !IsGone(err) || errors.As(err, &u) {
+		return err
+	}
+	return &Unavailable{Service: service, Reason: err.Error(), Err: err}
+}
 
 // ErrorName is the D-Bus error name of err ("" when it is not a D-Bus
 // error), for the few errors a back-end handles.

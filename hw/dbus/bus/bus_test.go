@@ -194,3 +194,24 @@ func TestIsGone(t *testing.T) {
 		t.Error("refusals taken for absence")
 	}
 }
+
+// Away marks the errors that say the service went away, and only those,
+// keeping the call's own error.
+func TestAway(t *testing.T) {
+	gone := dbus.Error{Name: bus.ErrServiceUnknown, Body: []any{"The name is not activatable"}}
+	err := bus.Away("logind", gone)
+	var u *bus.Unavailable
+	if !errors.As(err, &u) || !errors.Is(err, hw.ErrUnavailable) || bus.ErrorName(err) != bus.ErrServiceUnknown || u.Service != "logind" {
+		t.Errorf("a service gone: %v", err)
+	}
+	if again := bus.Away("logind", err); again != err {
+		t.Errorf("marked twice: %v", again)
+	}
+	refused := dbus.Error{Name: "org.freedesktop.DBus.Error.AccessDenied", Body: []any{"no"}}
+	if err := bus.Away("logind", refused); errors.Is(err, hw.ErrUnavailable) {
+		t.Errorf("a refusal is not an absence: %v", err)
+	}
+	if err := bus.Away("logind", nil); err != nil {
+		t.Errorf("no error: %v", err)
+	}
+}

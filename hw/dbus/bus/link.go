@@ -272,7 +272,7 @@ func (l *Link) connect() (*dbus.Conn, chan *dbus.Signal, error) {
 	defer cancel()
 	conn, err := Dial(ctx, l.life, addr)
 	if err != nil {
-		return nil, nil, fmt.Errorf("cannot reach the %s at %s: %v", l.o.Kind, addr, err)
+		return nil, nil, fmt.Errorf("cannot reach the %s at %s: %w", l.o.Kind, addr, err)
 	}
 	sigs := make(chan *dbus.Signal, 256)
 	conn.Signal(sigs)
@@ -288,7 +288,7 @@ func (l *Link) connect() (*dbus.Conn, chan *dbus.Signal, error) {
 	for _, r := range rules {
 		if err := conn.AddMatchSignalContext(ctx, r...); err != nil {
 			conn.Close()
-			return nil, nil, fmt.Errorf("the %s refused a match rule: %v", l.o.Kind, err)
+			return nil, nil, fmt.Errorf("the %s refused a match rule: %w", l.o.Kind, err)
 		}
 	}
 	if l.o.Connected != nil {

@@ -169,7 +169,7 @@ func findSession(ctx context.Context, conn *dbus.Conn, pid int) (dbus.ObjectPath
 	err := mgr.CallWithContext(ctx, managerI+".GetSessionByPID", 0, uint32(pid)).Store(&p)
 	if err != nil {
 		if bus.IsGone(err) || ctx.Err() != nil {
-			return "", "", fmt.Errorf("logind did not answer GetSessionByPID: %v", err)
+			return "", "", fmt.Errorf("logind did not answer GetSessionByPID: %w", bus.Away("logind", err))
 		}
 		if err2 := mgr.CallWithContext(ctx, managerI+".GetSession", 0, "auto").Store(&p); err2 != nil {
 			return "", "", fmt.Errorf("no logind session for borne (pid %d: %v; auto: %v): run it in the kiosk user's session on the seat", pid, dbusMessage(err), dbusMessage(err2))

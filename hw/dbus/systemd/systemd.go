@@ -36,6 +36,9 @@ const (
 	unitPrefix  = "/org/freedesktop/systemd1/unit/"
 	unitPattern = "borne-call-*.service"
 
+	// service names the manager in errors and states.
+	service = "the systemd user manager"
+
 	errNoSuchUnit        = "org.freedesktop.systemd1.NoSuchUnit"
 	errUnitExists        = "org.freedesktop.systemd1.UnitExists"
 	errAlreadySubscribed = "org.freedesktop.systemd1.AlreadySubscribed"
@@ -118,7 +121,7 @@ func New(ctx context.Context, o Options) (*Manager, error) {
 		Kind:    bus.Session,
 		Getenv:  o.Getenv,
 		Name:    name,
-		Service: "the systemd user manager",
+		Service: service,
 		Missing: "is systemd --user running for the kiosk user, and DBUS_SESSION_BUS_ADDRESS its bus?",
 		Matches: [][]dbus.MatchOption{
 			{dbus.WithMatchInterface(managerI), dbus.WithMatchMember("JobRemoved")},
@@ -175,7 +178,7 @@ func (m *Manager) connected(conn *dbus.Conn) error {
 		return m.link.Dial(ctx)
 	})
 	if err != nil {
-		return fmt.Errorf("cannot open a second connection to the session bus: %v", err)
+		return fmt.Errorf("cannot open a second connection to the session bus: %w", err)
 	}
 	m.mu.Lock()
 	m.conn = c
@@ -201,7 +204,7 @@ func (m *Manager) sd() (*sd.Conn, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.conn == nil {
-		return nil, &bus.Unavailable{Service: "the systemd user manager", Reason: "not connected"}
+		return nil, &bus.Unavailable{Service: service, Reason: "not connected"}
 	}
 	return m.conn, nil
 }
@@ -216,18 +219,18 @@ func (m *Manager) Reset(ctx context.Context) error {
 	}
 	units, err := c.ListUnitsByPatternsContext(ctx, nil, []string{unitPattern})
 	if err != nil {
-		return fmt.Errorf("the systemd user manager cannot list units: %v", err)
+		return fmt.Errorf("the systemd user manager cannot list units: %w", bus.Away(service, err))
 	}
 	for _, u := range units {
 		switch u.ActiveState {
 		case "inactive":
 		case "failed":
 			if err := c.ResetFailedUnitContext(ctx, u.Name); err != nil {
-				return fmt.Errorf("video client %s not cleared: %v", u.Name, err)
+				return fmt.Errorf("video client %s not cleared: %w", u.Name, bus.Away(service, err))
 			}
 		default:
 			if _, err := c.StopUnitContext(ctx, u.Name, "replace", nil); err != nil {
-				return fmt.Errorf("video client %s not stopped: %v", u.Name, err)
+				return fmt.Errorf("video client %s not stopped: %w", u.Name, bus.Away(service, err))
 			}
 			m.killLater(u.Name)
 		}
@@ -241,7 +244,7 @@ func (m *Manager) Reset(ctx context.Context) error {
 func (m *Manager) up(ctx context.Context, conn *dbus.Conn) error {
 	err := conn.Object(name, path).CallWithContext(ctx, managerI+".Subscribe", 0).Err
 	if err != nil && bus.ErrorName(err) != errAlreadySubscribed {
-		return fmt.Errorf("the systemd user manager refused Subscribe: %v", err)
+		return fmt.Errorf("the systemd user manager refused Subscribe: %w", err)
 	}
 	m.mu.Lock()
 	c := m.conn
@@ -251,7 +254,7 @@ func (m *Manager) up(ctx context.Context, conn *dbus.Conn) error {
 	}
 	units, err := c.ListUnitsByPatternsContext(ctx, nil, []string{unitPattern})
 	if err != nil {
-		return fmt.Errorf("the systemd user manager cannot list units: %v", err)
+		return fmt.Errorf("the systemd user manager cannot list units: %w", err)
 	}
 	m.reconcile(ctx, c, units)
 	return nil
@@ -407,7 +410,7 @@ func (m *Manager) command(op operators.Operator) ([]string, error) {
 	if !filepath.IsAbs(p) {
 		abs, err := m.o.LookPath(p)
 		if err != nil {
-			return nil, fmt.Errorf("operator %s: video client %q not found on this kiosk: %v", op.ID, p, err)
+			return nil, fmt.Errorf("operator %s: video client %q not found on this kiosk: %w", op.ID, p, err)
 		}
 		if p, err = filepath.Abs(abs); err != nil {
 			return nil, err
@@ -471,7 +474,7 @@ func (m *Manager) Start(ctx context.Context, op operators.Operator) (hw.Session,
 			if bus.ErrorName(err) == errUnitExists && attempt < 5 {
 				continue // a unit of an earlier shell still has this name
 			}
-			return nil, fmt.Errorf("video session: StartTransientUnit %s: %w", s.unit, err)
+			return nil, fmt.Errorf("video session: StartTransientUnit %s: %w", s.unit, bus.Away(service, err))
 		}
 		return s.waitStarted(ctx, c)
 	}

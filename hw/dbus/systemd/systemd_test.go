@@ -3,6 +3,7 @@ package systemd_test
 import (
 	"context"
 	"errors"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"runtime"
@@ -504,5 +505,31 @@ func TestReset(t *testing.T) {
 	})
 	if _, ok := r.fake.Lookup("foot-server.service"); !ok {
 		t.Error("an unrelated unit was stopped")
+	}
+}
+
+// A manager that leaves the bus under a call: the error says the manager
+// is unavailable (errors.Is hw.ErrUnavailable, as while it is away) and
+// still carries the bus's own answer; a client not found keeps
+// exec.ErrNotFound.
+func TestErrorsKeepTheirCause(t *testing.T) {
+	r := newRig(t, false)
+	m := r.start(t)
+	r.waitState(t, true, time.Second)
+	r.fake.LeaveOnNextStart()
+	_, err := m.Start(context.Background(), r.op("caf"))
+	if !errors.Is(err, hw.ErrUnavailable) || bus.ErrorName(err) != bus.ErrNoReply {
+		t.Errorf("Start as the manager leaves: %v (D-Bus error %q)", err, bus.ErrorName(err))
+	}
+	r.waitState(t, false, time.Second)
+	if err := r.fake.Start(); err != nil {
+		t.Fatal(err)
+	}
+
+	r.opts.LookPath = func(string) (string, error) { return "", exec.ErrNotFound }
+	m2 := r.start(t)
+	_, err = m2.Start(context.Background(), operators.Operator{ID: "mairie", Launch: []string{"partner-client"}})
+	if !errors.Is(err, exec.ErrNotFound) {
+		t.Errorf("Start of a client not found: %v", err)
 	}
 }
