@@ -37,8 +37,12 @@ func operatorChecks(cfg *config.Config) []hw.Check {
 
 func operatorCheck(op operators.Operator) hw.Check {
 	c := hw.Check{Name: "operator", Health: hw.OK, Needed: true}
-	if !op.Callable() {
+	switch {
+	case !op.Callable():
 		c.Reason = op.ID + ": no video client (no launch): its screen informs, it cannot be called"
+		return c
+	case len(op.Launch) == 0: // a web visio, in the kiosk's browser
+		c.Reason = op.ID + ": a web visio"
 		return c
 	}
 	if err := canRun(op.Launch[0]); err != nil {
