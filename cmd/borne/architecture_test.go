@@ -16,7 +16,9 @@ func TestArchitectureMap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	named := func(s string) bool { return strings.Contains(string(doc), "`"+s+"`") || strings.Contains(string(doc), s+" ") }
+	named := func(s string) bool {
+		return strings.Contains(string(doc), "`"+s+"`") || strings.Contains(string(doc), s+" ")
+	}
 	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
