@@ -62,6 +62,8 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"pin", "hash"}, "12ab56\n", 2, "", "digits only"},
 		{[]string{"pin", "hash"}, "", 2, "", "no PIN"},
 		{[]string{"run", "--config", bad}, "", 2, "", bad + ":3:1: "},
+		{[]string{"run", "--config", good, "--db", filepath.Join(dir, "no", "usage.db")}, "", 2, "", "run: --db " + filepath.Join(dir, "no", "usage.db") + ": the folder " + filepath.Join(dir, "no") + " does not exist"},
+		{[]string{"demo", "--db", filepath.Join(dir, "no", "usage.db")}, "", 2, "", "the folder " + filepath.Join(dir, "no") + " does not exist"},
 	}
 	for _, c := range cases {
 		code, out, errOut := runMain(t, c.stdin, c.args...)

@@ -40,6 +40,9 @@ func (e env) runCmd(args []string) error {
 		return err
 	}
 	if *db != "" {
+		if err := outputFolder(filepath.Dir(*db)); err != nil {
+			return usagef("run: --db %s: %v", *db, err)
+		}
 		cfg.Usage.Database = *db
 	}
 	return e.shell(cfg, nil) // under systemd a hang-up is no reason to stop
@@ -70,6 +73,11 @@ func (e env) demoCmd(args []string) error {
 			}
 		}
 		cfg.Site.Languages = langs
+	}
+	if *db != "" {
+		if err := outputFolder(filepath.Dir(*db)); err != nil {
+			return usagef("demo: --db %s: %v", *db, err)
+		}
 	}
 	cfg.Usage.Database = *db
 	if *db == "" {
