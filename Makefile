@@ -56,7 +56,7 @@ DESTDIR ?=
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)/usr/bin/borne
 	install -D -m 0644 deploy/systemd/borne.service $(DESTDIR)/usr/lib/systemd/system/borne.service
-	install -D -m 0644 deploy/systemd/borne-cage.service $(DESTDIR)/usr/lib/systemd/system/borne-cage.service
+	install -D -m 0644 deploy/systemd/borne-kiosk.service $(DESTDIR)/usr/lib/systemd/system/borne-kiosk.service
 	install -D -m 0644 deploy/sysusers/borne.conf $(DESTDIR)/usr/lib/sysusers.d/borne.conf
 	install -D -m 0644 deploy/tmpfiles/borne.conf $(DESTDIR)/usr/lib/tmpfiles.d/borne.conf
 	install -D -m 0644 deploy/logind/borne.conf $(DESTDIR)/usr/lib/systemd/logind.conf.d/borne.conf
@@ -66,6 +66,7 @@ install: build
 	[ -e $(DESTDIR)/etc/borne/borne.toml ] || install -m 0640 deploy/examples/fixed-site.toml $(DESTDIR)/etc/borne/borne.toml
 	[ -e $(DESTDIR)/etc/borne/sync.token ] || install -m 0640 deploy/sync.token $(DESTDIR)/etc/borne/sync.token
 	[ -e $(DESTDIR)/etc/borne/foot.ini ] || install -m 0644 deploy/foot/foot.ini $(DESTDIR)/etc/borne/foot.ini
+	[ -e $(DESTDIR)/etc/borne/sway.conf ] || install -m 0644 deploy/sway/borne.conf $(DESTDIR)/etc/borne/sway.conf
 	[ -e $(DESTDIR)/etc/pam.d/borne ] || install -D -m 0644 deploy/pam/borne $(DESTDIR)/etc/pam.d/borne
 	install -D -m 0644 -t $(DESTDIR)/usr/share/doc/borne/examples deploy/examples/fixed-site.toml deploy/examples/itinerant.toml deploy/examples/demo.toml
 	if [ -z '$(DESTDIR)' ]; then ./deploy/scripts/postinst configure; fi

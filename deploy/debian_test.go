@@ -69,7 +69,7 @@ func TestFreshDebian12(t *testing.T) {
 	copyFile(t, deb, filepath.Join(root, "tmp/borne.deb"), 0o644)
 	install(t, root)
 	nspawn := boot(t, root)
-	bootCage(t, nspawn, root)
+	bootKiosk(t, nspawn, root)
 }
 
 // apt pulls in what the package needs, the maintainer scripts run without
@@ -129,7 +129,7 @@ type machine struct {
 	t    *testing.T
 	sock string
 	root string
-	unit string // the kiosk's unit: borne.service or borne-cage.service
+	unit string // the kiosk's unit: borne.service or borne-kiosk.service
 	init int    // the machine's systemd, as the host numbers it
 }
 
@@ -203,22 +203,23 @@ func startMachine(t *testing.T, nspawn, root, unit string) *machine {
 	return m
 }
 
-// bootCage runs the kiosk the other way, borne-cage.service: cage on
-// wlroots' headless back-end (a container has no screen), foot, the shell.
+// bootKiosk runs the kiosk the other way, borne-kiosk.service: sway on
+// wlroots' headless back-end (a container has no screen) on the shipped
+// sway.conf, foot, the shell.
 // systemd hears READY=1 through borne relay, the unit's main process, kill
 // -9 of the shell brings the whole chain back, and a stop reaches the
 // shell, which says so in its log.
-func bootCage(t *testing.T, nspawn, root string) {
-	mustInRoot(t, root, `apt-get install -y -q --no-install-recommends cage foot xwayland >/dev/null &&
-		systemctl disable borne.service && systemctl enable borne-cage.service &&
-		mkdir -p /etc/systemd/system/borne-cage.service.d &&
+func bootKiosk(t *testing.T, nspawn, root string) {
+	mustInRoot(t, root, `apt-get install -y -q --no-install-recommends sway foot >/dev/null &&
+		systemctl disable borne.service && systemctl enable borne-kiosk.service &&
+		mkdir -p /etc/systemd/system/borne-kiosk.service.d &&
 		printf '[Service]\nTTYPath=/dev/console\nStandardInput=null\nEnvironment=WLR_BACKENDS=headless WLR_RENDERER=pixman WLR_LIBINPUT_NO_DEVICES=1\n' \
-			> /etc/systemd/system/borne-cage.service.d/headless.conf`)
-	m := startMachine(t, nspawn, root, "borne-cage.service")
+			> /etc/systemd/system/borne-kiosk.service.d/headless.conf`)
+	m := startMachine(t, nspawn, root, "borne-kiosk.service")
 	deadline := time.Now().Add(90 * time.Second)
 	for m.init == 0 || m.prop("ActiveState") != "active" {
 		if time.Now().After(deadline) {
-			t.Fatalf("borne-cage.service never started:\n%s", m.screen())
+			t.Fatalf("borne-kiosk.service never started:\n%s", m.screen())
 		}
 		time.Sleep(time.Second)
 		if m.init == 0 {
@@ -226,14 +227,14 @@ func bootCage(t *testing.T, nspawn, root string) {
 		}
 	}
 	chain := m.sh(`for p in /proc/[0-9]*; do tr '\0' ' ' < $p/cmdline; echo; done`)
-	for _, c := range []string{"/usr/bin/borne relay -- /usr/bin/cage", "/usr/bin/foot --config=/etc/borne/foot.ini", "/usr/bin/borne run"} {
+	for _, c := range []string{"/usr/bin/borne relay -- /usr/bin/sway --config /etc/borne/sway.conf", "/usr/bin/foot --config=/etc/borne/foot.ini --app-id=borne", "/usr/bin/borne run"} {
 		if !strings.Contains(chain, c) {
 			t.Errorf("no %q among the machine's processes:\n%s", c, chain)
 		}
 	}
 	m.sh(`for p in /proc/[0-9]*; do case "$(tr '\0' ' ' < $p/cmdline)" in "/usr/bin/borne run "*) kill -9 ${p#/proc/};; esac; done`)
 	m.waitStarted(1, 30*time.Second)
-	m.sh("systemctl stop borne-cage.service")
+	m.sh("systemctl stop borne-kiosk.service")
 	if got := m.prop("Result"); got != "success" {
 		t.Errorf("stopped with result %q", got)
 	}

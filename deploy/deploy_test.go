@@ -141,15 +141,15 @@ func TestUnitsDirectives(t *testing.T) {
 			"TTYReset": "yes", "TTYVHangup": "yes", "TTYVTDisallocate": "yes",
 			"StandardError": "journal", "NoNewPrivileges": "yes",
 			// Not ProtectHome=: it hides /run/user, the user manager's bus
-			// and cage's Wayland socket.
+			// and sway's Wayland and IPC sockets.
 			"InaccessiblePaths": "-/home -/root",
 		},
 	}
 	cases := map[string]struct {
 		notify, start, conflicts, wantedBy string
 	}{
-		"borne.service":      {"main", "/usr/bin/borne run", "borne-cage.service", "multi-user.target"},
-		"borne-cage.service": {"main", "/usr/bin/borne relay -- /usr/bin/cage -d -- /usr/bin/foot --config=/etc/borne/foot.ini -- /usr/bin/borne run", "borne.service", "graphical.target"},
+		"borne.service":       {"main", "/usr/bin/borne run", "borne-kiosk.service", "multi-user.target"},
+		"borne-kiosk.service": {"main", "/usr/bin/borne relay -- /usr/bin/sway --config /etc/borne/sway.conf", "borne.service", "graphical.target"},
 	}
 	for name, want := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -199,10 +199,10 @@ func verifyRoot(t *testing.T) string {
 		t.Fatalf("no systemd units in %s (Debian package systemd): %v", host, err)
 	}
 	copyTree(t, host, units)
-	for _, name := range []string{"borne.service", "borne-cage.service"} {
+	for _, name := range []string{"borne.service", "borne-kiosk.service"} {
 		copyFile(t, filepath.Join("systemd", name), filepath.Join(units, name), 0o644)
 	}
-	for _, bin := range []string{"borne", "cage", "foot"} {
+	for _, bin := range []string{"borne", "sway", "foot"} {
 		p := filepath.Join(root, "usr/bin", bin)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
@@ -224,7 +224,7 @@ func TestUnitsVerify(t *testing.T) {
 		out, err := exec.Command(analyze, args...).CombinedOutput()
 		return string(out), err
 	}
-	if out, err := verify("borne.service", "borne-cage.service"); err != nil || out != "" {
+	if out, err := verify("borne.service", "borne-kiosk.service"); err != nil || out != "" {
 		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
 	}
 

@@ -18,6 +18,7 @@ var wantContents = map[string]string{
 	"./etc/borne/borne.toml":           "-rw-r----- root/borne",
 	"./etc/borne/sync.token":           "-rw-r----- root/borne",
 	"./etc/borne/foot.ini":             "-rw-r--r-- root/root",
+	"./etc/borne/sway.conf":            "-rw-r--r-- root/root",
 	"./etc/pam.d/":                     "drwxr-xr-x root/root",
 	"./etc/pam.d/borne":                "-rw-r--r-- root/root",
 	"./usr/":                           "drwxr-xr-x root/root",
@@ -33,7 +34,7 @@ var wantContents = map[string]string{
 	"./usr/lib/systemd/system.conf.d/borne.conf":     "-rw-r--r-- root/root",
 	"./usr/lib/systemd/system/":                      "drwxr-xr-x root/root",
 	"./usr/lib/systemd/system/borne.service":         "-rw-r--r-- root/root",
-	"./usr/lib/systemd/system/borne-cage.service":    "-rw-r--r-- root/root",
+	"./usr/lib/systemd/system/borne-kiosk.service":   "-rw-r--r-- root/root",
 	"./usr/lib/sysusers.d/":                          "drwxr-xr-x root/root",
 	"./usr/lib/sysusers.d/borne.conf":                "-rw-r--r-- root/root",
 	"./usr/lib/tmpfiles.d/":                          "drwxr-xr-x root/root",
@@ -50,7 +51,7 @@ var wantContents = map[string]string{
 	"./var/lib/borne/": "drwxr-x--- borne/borne",
 }
 
-var wantConffiles = []string{"/etc/borne/borne.toml", "/etc/borne/foot.ini", "/etc/borne/sync.token", "/etc/pam.d/borne"}
+var wantConffiles = []string{"/etc/borne/borne.toml", "/etc/borne/foot.ini", "/etc/borne/sway.conf", "/etc/borne/sync.token", "/etc/pam.d/borne"}
 
 // buildPackage runs `make deb` into a scratch folder and returns the .deb.
 func buildPackage(t *testing.T) string {
@@ -109,6 +110,12 @@ func TestPackage(t *testing.T) {
 		if !slices.Contains(strings.Split(strings.ReplaceAll(deps, " ", ""), ","), d) {
 			t.Errorf("Depends %q lacks %s", deps, d)
 		}
+	}
+	// The kiosk unit runs sway (cage showed one window at a time: the video
+	// client hid the call bar).
+	recs := strings.Split(strings.ReplaceAll(field("Recommends"), " ", ""), ",")
+	if !slices.Contains(recs, "sway") || !slices.Contains(recs, "foot") || slices.Contains(recs, "cage") {
+		t.Errorf("Recommends %q: want sway and foot, and no cage", recs)
 	}
 
 	control := t.TempDir()
