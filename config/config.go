@@ -75,6 +75,9 @@ type DisplayConfig struct {
 	Dim        int    `toml:"dim"`
 	Call       int    `toml:"call"`
 	DDCDisplay int    `toml:"ddc_display"`
+	// CallBar is the share of the screen's height the shell keeps, across
+	// the bottom, while a video client shows above it (under sway).
+	CallBar float64 `toml:"call_bar"`
 }
 
 type CameraConfig struct {
@@ -95,6 +98,10 @@ type PrinterConfig struct {
 
 type SessionConfig struct {
 	Environment []string `toml:"environment"`
+	// Runner runs the video clients: "systemd" (the kiosk user's systemd
+	// manager, in production) or "process" (children of the shell, for a
+	// laptop and for tests).
+	Runner string `toml:"runner"`
 }
 
 type Usage struct {

@@ -807,3 +807,42 @@ func TestForms(t *testing.T) {
 		}
 	}
 }
+
+// The call bar's share and the session runner are checked with their
+// position; their defaults are a fifth and systemd.
+func TestCallBarAndRunner(t *testing.T) {
+	c, err := Parse("borne.toml", []byte(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Hardware.Display.CallBar != 0.2 || c.Hardware.Session.Runner != "systemd" {
+		t.Fatalf("defaults: call_bar %g, runner %q", c.Hardware.Display.CallBar, c.Hardware.Session.Runner)
+	}
+	c, err = Parse("borne.toml", []byte(base+"[hardware.display]\ncall_bar = 0.25\n[hardware.session]\nrunner = \"process\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Hardware.Display.CallBar != 0.25 || c.Hardware.Session.Runner != "process" {
+		t.Fatalf("read: call_bar %g, runner %q", c.Hardware.Display.CallBar, c.Hardware.Session.Runner)
+	}
+	_, err = Parse("borne.toml", []byte(base+"[hardware.display]\ncall_bar = 0.9\n[hardware.session]\nrunner = \"proces\"\n"))
+	want := []string{
+		"borne.toml:10:12: hardware.display.call_bar: 0.9 is not a share",
+		`borne.toml:12:10: hardware.session.runner: "proces" is not a session runner`,
+	}
+	if err == nil {
+		t.Fatal("no error")
+	}
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("got %v", err)
+	}
+	for i := range want {
+		if !strings.HasPrefix(lines[i], want[i]) {
+			t.Errorf("%q, want prefix %q", lines[i], want[i])
+		}
+	}
+	if !strings.Contains(lines[1], `"process"`) {
+		t.Errorf("the choices are not named: %q", lines[1])
+	}
+}

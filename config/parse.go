@@ -229,11 +229,15 @@ func setDefaults(c *Config, d *doc) {
 	num("hardware.display.active", &h.Display.Active, 100)
 	num("hardware.display.dim", &h.Display.Dim, 20)
 	num("hardware.display.call", &h.Display.Call, 100)
+	if !d.has("hardware.display.call_bar") {
+		h.Display.CallBar = 0.2
+	}
 	str("hardware.camera.device", &h.Camera.Device, "/dev/video0")
 	num("hardware.camera.preset.zoom", &h.Camera.Preset.Zoom, 100)
 	str("hardware.printer.queue", &h.Printer.Queue, "borne")
 	str("hardware.printer.server", &h.Printer.Server, "localhost:631")
 	list("hardware.session.environment", &h.Session.Environment, defaultEnvironment)
+	str("hardware.session.runner", &h.Session.Runner, "systemd")
 
 	str("usage.database", &c.Usage.Database, "/var/lib/borne/usage.db")
 	dur("usage.retention", &c.Usage.Retention, 395*day)

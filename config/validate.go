@@ -27,6 +27,9 @@ var themes = []string{"default", "high-contrast"}
 // Back-ends hw knows.
 var backends = []string{"dbus", "sim"}
 
+// Session runners hw knows.
+var runners = []string{"systemd", "process"}
+
 // maxText is the longest a text shown on screen may be, in bytes.
 const maxText = 500
 
@@ -295,6 +298,9 @@ func (v *validator) hardware(h *Hardware) {
 	v.between("hardware.display.dim", d.Dim, 0, 100, "a brightness in percent")
 	v.between("hardware.display.call", d.Call, 0, 100, "a brightness in percent")
 	v.between("hardware.display.ddc_display", d.DDCDisplay, 0, 99, "a display number (0 means none)")
+	if d.CallBar < 0.1 || d.CallBar > 0.5 {
+		v.fail("hardware.display.call_bar", "%g is not a share of the screen's height for the call bar (use 0.1 to 0.5; 0.2 is a fifth)", d.CallBar)
+	}
 
 	if h.Camera.Device == "" {
 		v.missing("hardware.camera.device", `(like "/dev/video0")`)
@@ -318,6 +324,7 @@ func (v *validator) hardware(h *Hardware) {
 		v.fail("hardware.printer.server", `%q is not a server address (like "localhost:631")`, s)
 	}
 
+	v.oneOf("hardware.session.runner", h.Session.Runner, runners, "a session runner")
 	for i, e := range h.Session.Environment {
 		if !envPattern.MatchString(e) {
 			v.fail("hardware.session.environment["+strconv.Itoa(i)+"]", `%q is not a variable name (like "WAYLAND_DISPLAY")`, e)
