@@ -114,6 +114,8 @@ func (e env) shell(cfg *config.Config, hangUp <-chan os.Signal) (err error) {
 	} else if err != nil {
 		logger.Error("hardware unavailable: the safe screen runs without it", "err", err)
 		hwset = noHardware()
+	} else {
+		hwset = underSway(cfg, withRunner(cfg, hwset, logger), e.getenv, logger)
 	}
 	defer hwset.Close()
 	rec := openLater(cfg.Usage.Database, logger, g)

@@ -105,7 +105,10 @@ func New(ctx context.Context, c Config) (*Backend, error) {
 			}
 		}()
 	}
-	sessionsState := state("systemd", "sessions")
+	var sessionsState func(bool, string)
+	if h.Session.Runner != "process" {
+		sessionsState = state("systemd", "sessions")
+	}
 	screenState := state("logind", "display")
 	var monitorState func(bool, string)
 	if h.Display.DDCDisplay > 0 {
@@ -113,14 +116,18 @@ func New(ctx context.Context, c Config) (*Backend, error) {
 	}
 	cameraState := state("portal", "camera")
 
-	start(func() (err error) {
-		b.Sessions, err = systemd.New(ctx, systemd.Options{
-			MaxSession: c.MaxSession, Slack: c.Slack, Environment: h.Session.Environment,
-			LookupEnv: c.LookupEnv, Getenv: c.Getenv, StopGrace: c.StopGrace, KillGrace: c.KillGrace,
-			Passive: c.Passive, Backoff: c.Backoff, Timeout: c.Timeout, Log: c.Log, State: sessionsState,
+	// runner = "process": the shell runs the clients itself (hw/process),
+	// and no systemd user manager is looked for.
+	if h.Session.Runner != "process" {
+		start(func() (err error) {
+			b.Sessions, err = systemd.New(ctx, systemd.Options{
+				MaxSession: c.MaxSession, Slack: c.Slack, Environment: h.Session.Environment,
+				LookupEnv: c.LookupEnv, Getenv: c.Getenv, StopGrace: c.StopGrace, KillGrace: c.KillGrace,
+				Passive: c.Passive, Backoff: c.Backoff, Timeout: c.Timeout, Log: c.Log, State: sessionsState,
+			})
+			return err
 		})
-		return err
-	})
+	}
 	start(func() (err error) {
 		b.Screen, err = logind.New(ctx, logind.Options{
 			Backlight: h.Display.Backlight, Percent: percent, SysRoot: c.SysRoot, Passive: c.Passive,
@@ -161,13 +168,16 @@ func New(ctx context.Context, c Config) (*Backend, error) {
 // Hardware is the back-ends as the shell sees them. The printer is not
 // here: CUPS has its own back-end.
 func (b *Backend) Hardware() hw.Hardware {
-	return hw.Hardware{
-		Sessions: b.Sessions,
-		Display:  b.display,
-		Camera:   b.Camera,
-		Changes:  b.rep.out,
-		Close:    b.Close,
+	h := hw.Hardware{
+		Display: b.display,
+		Camera:  b.Camera,
+		Changes: b.rep.out,
+		Close:   b.Close,
 	}
+	if b.Sessions != nil {
+		h.Sessions = b.Sessions
+	}
+	return h
 }
 
 // Changes carries the services' comings and goings: Device "sessions",

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -269,4 +272,19 @@ func (s *Session) wait(ctx context.Context, d time.Duration) bool {
 	default:
 		return false
 	}
+}
+
+// Owns tells whether process pid runs in the session's unit, by its
+// control group: the compositor knows the video client's windows by it.
+func (s *Session) Owns(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasSuffix(line, "/"+s.unit) {
+			return true
+		}
+	}
+	return false
 }
