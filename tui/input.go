@@ -31,7 +31,7 @@ func (m Model) onKey(k tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	if woke {
 		return m, cmd
 	}
-	if m.blocked() || (m.asleep && !m.agent()) {
+	if m.inputRefused() {
 		return m, cmd
 	}
 	if typed, ok := m.typeMessage(k); ok {
@@ -115,7 +115,7 @@ func (m Model) onPress(ms tea.Mouse) (tea.Model, tea.Cmd) {
 		return m, cmd
 	}
 	m.pressed = m.hit(ms.X, ms.Y)
-	if (m.blocked() || (m.asleep && !m.agent())) && m.pressed != idCorner {
+	if m.inputRefused() && m.pressed != idCorner {
 		m.pressed = "" // out of service: only the agents' corner answers
 	}
 	return m, cmd

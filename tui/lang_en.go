@@ -29,6 +29,8 @@ func init() {
 		"incall.with":            "In a call with %s",
 		"incall.elapsed":         "Duration: %s",
 		"incall.warn":            "The call will end in %d minutes.",
+		"bar.help":               "A problem? Call %s",
+		"bar.help.short":         "Help: %s",
 		"end":                    "End call",
 		"after.question":         "How did your conversation go?",
 		"after.scale":            "1 = very bad · 5 = very good",

@@ -29,6 +29,8 @@ func init() {
 		"incall.with":            "En appel avec %s",
 		"incall.elapsed":         "Durée : %s",
 		"incall.warn":            "L'appel se terminera dans %d minutes.",
+		"bar.help":               "Un problème ? Appelez le %s",
+		"bar.help.short":         "Aide : %s",
 		"end":                    "Terminer l'appel",
 		"after.question":         "Comment s'est passé votre échange ?",
 		"after.scale":            "1 = très mal · 5 = très bien",

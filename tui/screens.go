@@ -11,6 +11,10 @@ import (
 // so that focus starts on the first real target.
 func (m Model) layout() frame {
 	var f frame
+	if m.barShown() {
+		m.callBar(&f)
+		return f
+	}
 	if m.w < 20 || m.h < 8 {
 		f.put(0, 0, m.w, m.st.Title.Render(fit(m.t("too.small"), m.w)))
 		return f
