@@ -149,7 +149,7 @@ func (m Model) Init() tea.Cmd {
 	if m.remote() {
 		return tea.Batch(m.clockTick(), m.idleTimers(), m.askLockout())
 	}
-	return tea.Batch(func() tea.Msg { return clockMsg{} }, m.clockTick(), m.idleTimers(), m.askPrinter())
+	return tea.Batch(func() tea.Msg { return clockMsg{} }, m.clockTick(), m.idleTimers(), m.askPrinter(), m.resizeChecks())
 }
 
 // Update routes messages: globals first, then input, then the call.
@@ -158,6 +158,8 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.WindowSizeMsg:
 		m.w, m.h = max(msg.Width, 1), max(msg.Height, 1)
 		return m, nil
+	case sizeCheckMsg:
+		return m, askSize
 	case StopMsg:
 		m.quiting = true
 		return m, tea.Quit

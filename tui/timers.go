@@ -29,6 +29,21 @@ func (m Model) clockTick() tea.Cmd {
 	return m.d.After(next.Sub(now), clockMsg{})
 }
 
+// sizeCheckMsg asks the terminal's size again.
+type sizeCheckMsg struct{}
+
+// resizeChecks reads the terminal's size again once the program runs, and
+// twice more in its first second. The size read before the program ran
+// can be stale: a compositor that resizes the terminal while the shell
+// starts (sway places the window) does it before the program listens for
+// SIGWINCH, and that signal is then lost. A size that did not change
+// costs nothing: the renderer redraws only what differs.
+func (m Model) resizeChecks() tea.Cmd {
+	return tea.Batch(askSize, m.d.After(250*time.Millisecond, sizeCheckMsg{}), m.d.After(time.Second, sizeCheckMsg{}))
+}
+
+func askSize() tea.Msg { return tea.RequestWindowSize() }
+
 // after is the real timer behind Deps.After.
 func after(d time.Duration, msg tea.Msg) tea.Cmd {
 	return tea.Tick(d, func(time.Time) tea.Msg { return msg })
