@@ -57,9 +57,15 @@ type Kiosk struct {
 type callWin struct {
 	owns    func(pid int) bool
 	session hw.Session
-	win     int64 // 0 until its window opens
-	ended   bool  // its window closed: the session is being ended
+	win     int64         // 0 until its window opens
+	ended   bool          // its window closed: the session is being ended
+	gone    chan struct{} // closed when the session has ended
 }
+
+// closeGrace is how long a client whose window closed has to end by
+// itself: a client that exits (or crashes) closes its window first, and
+// its own end says more than the shell's.
+const closeGrace = 500 * time.Millisecond
 
 // New starts following sway; it returns at once. Close stops.
 func New(o Options) *Kiosk {
@@ -188,6 +194,11 @@ func (k *Kiosk) closedLocked(id int64) {
 		k.log.Info("the video client's window closed: ending the session")
 		s := cw.session
 		go func() {
+			select {
+			case <-cw.gone:
+				return
+			case <-time.After(closeGrace):
+			}
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			if err := s.End(ctx); err != nil {
@@ -309,7 +320,7 @@ func (s *sessions) Start(ctx context.Context, op operators.Operator) (hw.Session
 		k.mu.Unlock()
 		return nil, err
 	}
-	cw := &callWin{owns: owner(in), session: in}
+	cw := &callWin{owns: owner(in), session: in, gone: make(chan struct{})}
 	k.call = cw
 	k.releaseLocked()
 	k.mu.Unlock()
@@ -317,6 +328,7 @@ func (s *sessions) Start(ctx context.Context, op operators.Operator) (hw.Session
 	out := &session{Session: in, done: make(chan hw.SessionEnd, 1)}
 	go func() {
 		end := <-in.Done()
+		close(cw.gone)
 		k.mu.Lock()
 		if k.call == cw {
 			k.call = nil
