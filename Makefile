@@ -71,5 +71,12 @@ install: build
 	install -D -m 0644 -t $(DESTDIR)/usr/share/doc/borne/examples deploy/examples/fixed-site.toml deploy/examples/itinerant.toml deploy/examples/demo.toml
 	if [ -z '$(DESTDIR)' ]; then ./deploy/scripts/postinst configure; fi
 
+# The README's pictures of the real screen: the shell in foot under a
+# headless sway (the shipped config), taken with grim by the end-to-end
+# test (needs sway, foot, grim and wtype).
+screens:
+	mkdir -p docs/screens
+	BORNE_SCREENS=$(CURDIR)/docs/screens $(GO) test -count=1 -run 'TestE2ESwayCallEnds' ./cmd/borne/
+
 clean:
 	rm -rf bin dist

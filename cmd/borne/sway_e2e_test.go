@@ -118,6 +118,11 @@ launch = [%q]
 		t.Fatal(err)
 	}
 	conf := strings.NewReplacer("/etc/borne/foot.ini", footIni, "/usr/bin/borne", bin).Replace(string(shipped))
+	if os.Getenv("BORNE_SCREENS") != "" {
+		// The pictures for people show the reference screen, 1080p
+		// (wlroots' headless output is 1280×720 otherwise).
+		conf = "output * mode 1920x1080\n" + conf
+	}
 	k.s = swaytest.Start(t, write("sway.conf", conf, 0o644), "BORNE_CONFIG="+cfg)
 	k.c, err = sway.Dial(context.Background(), k.s.Socket)
 	if err != nil {

@@ -25,6 +25,7 @@ const (
 	typeGetTree    = 4
 	typeGetVersion = 7
 
+	eventOutput   = 0x80000001
 	eventWindow   = 0x80000003
 	eventShutdown = 0x80000010
 	eventBit      = 0x80000000
@@ -318,9 +319,20 @@ type WindowEvent struct {
 }
 
 // Subscribe makes this connection an event connection for the window
-// events (and sway's own shutdown). Use Next to read them.
+// events, the output events where sway has them (from 1.8; 1.7 refuses
+// them) and sway's own shutdown. Use Next to read them.
 func (c *Conn) Subscribe(ctx context.Context) error {
-	body, err := c.Call(ctx, typeSubscribe, []byte(`["window","shutdown"]`))
+	err := c.subscribe(ctx, `["window","output","shutdown"]`)
+	if err != nil && errors.Is(err, errRefused) {
+		err = c.subscribe(ctx, `["window","shutdown"]`)
+	}
+	return err
+}
+
+var errRefused = errors.New("sway refused the subscription to window events")
+
+func (c *Conn) subscribe(ctx context.Context, events string) error {
+	body, err := c.Call(ctx, typeSubscribe, []byte(events))
 	if err != nil {
 		return err
 	}
@@ -331,10 +343,14 @@ func (c *Conn) Subscribe(ctx context.Context) error {
 		return err
 	}
 	if !res.Success {
-		return errors.New("sway refused the subscription to window events")
+		return errRefused
 	}
 	return nil
 }
+
+// ChangeOutput is the Change of the event Next returns when an output
+// changed.
+const ChangeOutput = "output"
 
 // ErrShutdown is returned by Next when sway says it is stopping.
 var ErrShutdown = errors.New("sway is shutting down")
@@ -354,6 +370,10 @@ func (c *Conn) Next() (WindowEvent, error) {
 		switch typ {
 		case eventShutdown:
 			return WindowEvent{}, ErrShutdown
+		case eventOutput:
+			// An output came, went or changed its mode: said as a
+			// window event of its own kind, with no window.
+			return WindowEvent{Change: ChangeOutput}, nil
 		case eventWindow:
 			var ev WindowEvent
 			if err := decode(typ, body, &ev); err != nil {

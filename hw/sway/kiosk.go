@@ -137,6 +137,8 @@ func (k *Kiosk) event(ev WindowEvent) {
 	case "close":
 		k.closedLocked(w.ID)
 		k.layoutLocked(ctx, c)
+	case ChangeOutput:
+		k.outputLocked(ctx, c)
 	case "fullscreen_mode", "floating", "move":
 		if w.Fullscreen != 0 {
 			k.log.Info("a window went full screen: put back", "app_id", w.AppID)
@@ -145,6 +147,26 @@ func (k *Kiosk) event(ev WindowEvent) {
 		delete(k.placed, w.ID)
 		k.layoutLocked(ctx, c)
 	}
+}
+
+// outputLocked takes the output's new size (a screen plugged in, a new
+// mode) and lays the windows out on it.
+func (k *Kiosk) outputLocked(ctx context.Context, c *Conn) {
+	tree, err := c.Tree(ctx)
+	if err != nil {
+		k.log.Warn("sway's tree unread after an output change", "err", err)
+		return
+	}
+	outs := tree.Outputs()
+	if len(outs) == 0 {
+		return
+	}
+	if outs[0].Rect != k.out || outs[0].Name != k.outName {
+		k.out, k.outName = outs[0].Rect, outs[0].Name
+		clear(k.placed)
+		k.cmd(ctx, c, fmt.Sprintf("input type:touch map_to_output %s", quote(k.outName)))
+	}
+	k.layoutLocked(ctx, c)
 }
 
 func (k *Kiosk) timeout() time.Duration {
@@ -368,6 +390,9 @@ func (k *Kiosk) relayout() {
 	defer cancel()
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	// A call began or ended: every window is put in its place again,
+	// whatever sway made of the last commands while windows came and went.
+	clear(k.placed)
 	if k.call != nil && k.call.win == 0 && !k.call.ended {
 		// Its window may have opened before the call was known.
 		if tree, err := c.Tree(ctx); err == nil {

@@ -3,6 +3,7 @@ package sway
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -65,7 +66,7 @@ func newKioskRig(t *testing.T) *kioskRig {
 			t.Fatalf("the shell never ran in foot:\n%s", s.Log())
 		}
 	}
-	k := New(Options{Socket: func() string { return s.Socket }, ShellPID: pid, Bar: 0.2,
+	k := New(Options{Socket: func() string { return s.Socket }, ShellPID: pid, Bar: 0.2, Log: slog.New(slog.NewTextHandler(os.Stderr, nil)),
 		Backoff: Backoff{Min: 20 * time.Millisecond, Max: 200 * time.Millisecond}})
 	t.Cleanup(func() { k.Close() })
 	c, err := Dial(context.Background(), s.Socket)
@@ -138,7 +139,8 @@ func TestKioskLayout(t *testing.T) {
 	runner := process.New(process.Options{Environment: []string{"XDG_RUNTIME_DIR", "WAYLAND_DISPLAY"},
 		LookupEnv: lookup(r.s.Env()), Attr: swaytest.Attr(), Grace: time.Second})
 	sessions := r.k.Sessions(runner)
-	video := operators.Operator{ID: "caf", Launch: []string{"foot", "--app-id=video", "-o", "colors.background=ff00ff", "sleep", "600"}}
+	// The client's process outlives its window, as a browser can.
+	video := operators.Operator{ID: "caf", Launch: []string{"sh", "-c", "foot --app-id=video -o colors.background=ff00ff sleep 600; exec sleep 600"}}
 	start := func() hw.Session {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
