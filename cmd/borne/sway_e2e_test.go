@@ -414,7 +414,9 @@ func TestE2ESwayCallEnds(t *testing.T) {
 func TestE2ESwayMaxSession(t *testing.T) {
 	k := startKiosk(t, "1m")
 	k.call("")
-	start := time.Now()
+	start := time.Now().Add(time.Minute) // when the shell ends it
+	time.Sleep(50 * time.Second)
+	k.checkScreen("near max_session", k.shot(""), true)
 	k.ended("max_session", start, "timeout", 1)
 }
 

@@ -126,7 +126,6 @@ func (r *Runner) Start(ctx context.Context, op operators.Operator) (hw.Session, 
 	r.live[s] = true
 	r.mu.Unlock()
 	r.o.Log.Info("video client started", "operator", op.ID, "pid", s.pid)
-	go s.wait()
 	if r.o.MaxSession > 0 {
 		s.limit = time.AfterFunc(r.o.MaxSession+r.o.Slack, func() {
 			s.mu.Lock()
@@ -136,6 +135,7 @@ func (r *Runner) Start(ctx context.Context, op operators.Operator) (hw.Session, 
 			s.stop(context.Background())
 		})
 	}
+	go s.wait() // after limit is set: wait stops it
 	return s, nil
 }
 
