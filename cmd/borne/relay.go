@@ -1,10 +1,10 @@
 package main
 
-// `borne relay -- COMMAND…` is the main process of the cage unit. Under a
+// `borne relay -- COMMAND…` is the main process of the kiosk unit. Under a
 // unit with PAMName=, pam_systemd moves the unit's processes into the
 // kiosk user's session scope, and systemd then takes sd_notify messages
 // only from the main process itself: the shell, two processes below it
-// (cage, then foot), could never say READY=1, and the unit never started.
+// (sway, then foot), could never say READY=1, and the unit never started.
 // The relay runs the command with NOTIFY_SOCKET pointing at a socket of its
 // own, and says what the shell says, as the main process. It passes
 // SIGTERM on (to the shell first, so that it stops cleanly, then to the
@@ -87,7 +87,7 @@ func (e env) relayCmd(args []string) error {
 const relayStopGrace = 5 * time.Second
 
 // stopTree sends SIGTERM to the innermost processes below p (the shell,
-// not cage or foot, whose end would pull its terminal from under it),
+// not sway or foot, whose end would pull its terminal from under it),
 // then, if p has not ended within grace, to p.
 func stopTree(p *os.Process, exited <-chan struct{}, grace time.Duration) {
 	for _, pid := range leaves(p.Pid) {

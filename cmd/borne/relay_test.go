@@ -62,7 +62,7 @@ func credSocket(t *testing.T) (string, <-chan said) {
 	return path, ch
 }
 
-// The cage unit's chain: the relay, a process in between (cage and foot
+// The kiosk unit's chain: the relay, a process in between (sway and foot
 // on a box, a shell here), then the kiosk. systemd hears READY=1 and the
 // watchdog's pings from the relay itself, the only process it believes
 // once PAM has moved the unit's processes into the user's session; SIGTERM

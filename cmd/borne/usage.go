@@ -26,7 +26,7 @@ var commands = []command{
 	{"logs sync", "[--config FILE] [--db FILE] [--once]", "send the log to the collector"},
 	{"logs purge", "[--config FILE] [--db FILE]", "delete events past usage.retention that left the kiosk"},
 	{"doctor", "[--config FILE]", "one line per service, device and operator: ok, degraded or missing"},
-	{"relay", "-- COMMAND [ARGS…]", "run COMMAND, passing its sd_notify states on (the cage unit)"},
+	{"relay", "-- COMMAND [ARGS…]", "run COMMAND, passing its sd_notify states on (the kiosk unit)"},
 	{"version", "", "print borne's version"},
 	{"help", "[COMMAND…]", "this help, or a command's"},
 }

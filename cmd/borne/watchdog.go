@@ -53,7 +53,7 @@ func sdNotifier(getenv func(string) string) notifier {
 // time from a hang to the restart at 1.25 WatchdogSec). Zero means no
 // watchdog. $WATCHDOG_PID names the unit's main process: the shell itself
 // under the console unit, the compositor that runs the terminal that runs
-// the shell under the cage unit; a variable inherited from anything else is
+// the shell under the kiosk unit (sway); a variable inherited from anything else is
 // not the shell's.
 func watchdogEvery(getenv func(string) string) time.Duration {
 	usec, err := strconv.ParseUint(getenv("WATCHDOG_USEC"), 10, 64)

@@ -139,7 +139,7 @@ func TestWatchdogFollowsTheLoop(t *testing.T) {
 	<-done
 }
 
-// WATCHDOG_PID names the unit's main process: the shell, or under cage an
+// WATCHDOG_PID names the unit's main process: the shell, or under sway an
 // ancestor; a variable from elsewhere leaves the watchdog off.
 func TestWatchdogEvery(t *testing.T) {
 	env := func(usec, pid string) func(string) string {
