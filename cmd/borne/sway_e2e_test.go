@@ -135,7 +135,7 @@ launch = [%q]
 }
 
 func (k *kiosk) output() sway.Rect {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	tree, err := k.c.Tree(ctx)
 	if err != nil {
@@ -156,7 +156,7 @@ func (k *kiosk) inCall() map[string]sway.Rect {
 }
 
 func (k *kiosk) windows() map[string]sway.Rect {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	tree, err := k.c.Tree(ctx)
 	if err != nil {
