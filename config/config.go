@@ -115,6 +115,9 @@ type Sync struct {
 	URL       string   `toml:"url"`
 	TokenFile string   `toml:"token_file"`
 	Interval  Duration `toml:"interval"`
+	// AllowLoopbackHTTP permits an http:// url to this machine only
+	// (127.0.0.0/8, localhost, [::1]): tests and a collector on the box.
+	AllowLoopbackHTTP bool `toml:"allow_loopback_http"`
 }
 
 type Operators struct {

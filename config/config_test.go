@@ -105,6 +105,10 @@ func TestParseErrors(t *testing.T) {
 		{"max_attempts 0", base + "max_attempts = 0\n", "9:16", "maintenance.max_attempts: 0 is not a number of attempts (use 1 to 100)"},
 		{"sync url without token_file", base + "[usage.sync]\nurl = \"https://collector.example/e\"\n", "9:1", "usage.sync.token_file is required when usage.sync.url is set"},
 		{"sync url not http", base + "[usage.sync]\nurl = \"ftp://collector.example/e\"\ntoken_file = \"/etc/borne/sync.token\"\n", "10:7", `usage.sync.url: "ftp://collector.example/e" is not a web address`},
+		{"sync url in clear", base + "[usage.sync]\nurl = \"http://collector.example/e\"\ntoken_file = \"/etc/borne/sync.token\"\n", "10:7", `usage.sync.url: "http://collector.example/e": http:// would send the token and the events in clear; use https://`},
+		{"sync url in clear to loopback", base + "[usage.sync]\nurl = \"http://127.0.0.1:8440/e\"\ntoken_file = \"/etc/borne/sync.token\"\n", "10:7", `usage.sync.allow_loopback_http = true`},
+		{"sync url in clear elsewhere", base + "[usage.sync]\nurl = \"http://10.1.2.3:8440/e\"\ntoken_file = \"/etc/borne/sync.token\"\nallow_loopback_http = true\n", "10:7", `http:// is allowed only to this machine`},
+		{"sync url in clear to a look-alike", base + "[usage.sync]\nurl = \"http://localhost.evil.example/e\"\ntoken_file = \"/etc/borne/sync.token\"\nallow_loopback_http = true\n", "10:7", `http:// is allowed only to this machine`},
 		{"relative database", base + "[usage]\ndatabase = \"usage.db\"\n", "10:12", `usage.database: "usage.db" must be an absolute path`},
 		{"bad language", inSite("languages = [\"fr\", \"de\"]\n"), "6:20", `site.languages[1]: "de" is not a language the kiosk speaks (use "fr" or "en")`},
 		{"no language", inSite("languages = []\n"), "6:13", "site.languages: must list at least one language"},
@@ -844,5 +848,19 @@ func TestCallBarAndRunner(t *testing.T) {
 	}
 	if !strings.Contains(lines[1], `"process"`) {
 		t.Errorf("the choices are not named: %q", lines[1])
+	}
+}
+
+func TestSyncOverHTTPToThisMachineOnly(t *testing.T) {
+	for _, u := range []string{"http://127.0.0.1:8440/v1/events", "http://localhost/v1/events", "http://[::1]:8440/v1/events"} {
+		doc := base + fmt.Sprintf("[usage.sync]\nurl = %q\ntoken_file = \"/etc/borne/sync.token\"\nallow_loopback_http = true\n", u)
+		c, err := Parse("t.toml", []byte(doc))
+		if err != nil {
+			t.Errorf("%s with allow_loopback_http: %v", u, err)
+			continue
+		}
+		if !c.Usage.Sync.AllowLoopbackHTTP {
+			t.Errorf("%s: allow_loopback_http not read", u)
+		}
 	}
 }

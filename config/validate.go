@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -345,7 +346,7 @@ func (v *validator) usage(c *Config) {
 		v.absPath("usage.metrics_file", u.MetricsFile, demo, "/var/lib/prometheus/node-exporter/borne.prom")
 	}
 	if u.Sync.URL != "" {
-		v.webURL("usage.sync.url", u.Sync.URL)
+		v.collectorURL(&u.Sync)
 		if u.Sync.TokenFile == "" {
 			v.missing("usage.sync.token_file", `when usage.sync.url is set (like "/etc/borne/sync.token")`)
 		}
@@ -360,6 +361,35 @@ func (v *validator) usage(c *Config) {
 		v.fail("usage.metrics_file", "%q must end in .prom: the node exporter's textfile collector reads only those", u.MetricsFile)
 	}
 	v.atLeast("usage.sync.interval", u.Sync.Interval, time.Minute)
+}
+
+// collectorURL checks usage.sync.url: https://, or http:// to this
+// machine when allow_loopback_http says so. The token and the events
+// would otherwise cross the network in clear (usage.CheckCollectorURL
+// applies the same rule when syncing).
+func (v *validator) collectorURL(s *Sync) {
+	u, err := url.Parse(s.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.ContainsAny(s.URL, " \t\r\n") {
+		v.webURL("usage.sync.url", s.URL)
+		return
+	}
+	if u.Scheme == "https" {
+		return
+	}
+	switch {
+	case !s.AllowLoopbackHTTP:
+		v.fail("usage.sync.url", "%q: http:// would send the token and the events in clear; use https:// (http:// to this machine needs usage.sync.allow_loopback_http = true)", s.URL)
+	case !loopbackHost(u.Hostname()):
+		v.fail("usage.sync.url", "%q: http:// is allowed only to this machine (127.0.0.1, localhost, [::1]), even with allow_loopback_http; use https://", s.URL)
+	}
+}
+
+func loopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // tokenFile checks the file holding the collector's token: it must be

@@ -52,10 +52,11 @@ type collector struct {
 	retryAfter  string
 	onStored    func() // called after a batch is stored, before answering
 	problems    []string
+	generations map[string]bool // Borne-Log-Generation values received
 }
 
 func newCollector(t testing.TB) *collector {
-	c := &collector{t: t, token: "s3cret-token", check: true, ids: map[string]bool{}, retryAfter: "0", quit: make(chan struct{})}
+	c := &collector{t: t, token: "s3cret-token", check: true, ids: map[string]bool{}, generations: map[string]bool{}, retryAfter: "0", quit: make(chan struct{})}
 	c.srv = httptest.NewServer(http.HandlerFunc(c.serve))
 	t.Cleanup(func() {
 		close(c.quit)
@@ -171,6 +172,13 @@ func (c *collector) serve(w http.ResponseWriter, r *http.Request) {
 		c.problem("batch of %d events", len(batch))
 	}
 	key := r.Header.Get("Idempotency-Key")
+	if g := r.Header.Get(GenerationHeader); !uuidPattern.MatchString(g) {
+		c.problem("%s %q is not a UUID", GenerationHeader, g)
+	} else {
+		c.mu.Lock()
+		c.generations[g] = true
+		c.mu.Unlock()
+	}
 	if c.check && len(batch) > 0 {
 		want := fmt.Sprintf("%s:%d-%d", batch[0].Site, batch[0].Seq, batch[len(batch)-1].Seq)
 		if key != want {
@@ -211,8 +219,8 @@ func (c *collector) serve(w http.ResponseWriter, r *http.Request) {
 		conn.Close()
 		return
 	}
-	w.WriteHeader(http.StatusOK)
-	io.WriteString(w, "ok\n")
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{"idempotency_key": key, "stored": len(batch)})
 }
 
 // stats returns how many distinct events the collector holds, how many it
@@ -232,7 +240,7 @@ func (c *collector) storedEvents() []Event {
 // options returns sync options aimed at the collector, with back-off
 // short enough for tests.
 func (c *collector) options() SyncOptions {
-	return SyncOptions{URL: c.srv.URL, Token: c.token, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond,
+	return SyncOptions{URL: c.srv.URL, Token: c.token, AllowLoopbackHTTP: true, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond,
 		RequestTimeout: 5 * time.Second}
 }
 

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"time"
 )
@@ -15,10 +16,11 @@ import (
 // Keys of the meta table. Seqs only ever move forward: a late writer
 // (an old sync finishing after a newer one) can never move them back.
 const (
-	metaSyncCursor = "sync_cursor"   // highest seq a collector acknowledged
-	metaLastSync   = "last_sync_at"  // when a collector last acknowledged a batch
-	metaExported   = "exported_seq"  // highest seq every event up to which left on a file
-	metaLastPurge  = "last_purge_at" // when the retention purge last ran to the end
+	metaSyncCursor = "sync_cursor"    // highest seq a collector acknowledged
+	metaLastSync   = "last_sync_at"   // when a collector last acknowledged a batch
+	metaExported   = "exported_seq"   // highest seq every event up to which left on a file
+	metaLastPurge  = "last_purge_at"  // when the retention purge last ran to the end
+	metaGeneration = "log_generation" // the log's id, made when it was created (migration 0003)
 )
 
 // raiseSQL sets an integer meta value unless the stored one is already
@@ -50,6 +52,26 @@ func metaInt(ctx context.Context, q querier, key string) (int64, error) {
 	}
 	return n, nil
 }
+
+// Generation is the log's generation id: a UUID made when the log was
+// created, sent with every sync batch so that a collector tells a log
+// recreated after corruption (seq back to 1) from one that lost events.
+func (s *Store) Generation(ctx context.Context) (string, error) {
+	if s == nil || s.closed.Load() {
+		return "", ErrClosed
+	}
+	var g sql.NullString
+	err := s.r.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, metaGeneration).Scan(&g)
+	if err == nil && !uuidPattern.MatchString(g.String) {
+		err = fmt.Errorf("the log's generation %q is not a UUID", g.String)
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		err = errors.New("the log has no generation id")
+	}
+	return g.String, s.describe("reading the log's generation", err)
+}
+
+var uuidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
 
 // metaTime reads a time kept as Unix seconds, zero when absent.
 func metaTime(ctx context.Context, q querier, key string) (time.Time, error) {

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -40,7 +42,13 @@ type SyncOptions struct {
 	Site      string
 	UserAgent string
 
-	// Client sends the batches; nil: a plain client. RequestTimeout bounds
+	// AllowLoopbackHTTP permits an http:// URL, to this machine only
+	// (127.0.0.0/8, localhost, [::1]): tests. Otherwise the URL must be
+	// https://, since the token and the events would travel in clear.
+	AllowLoopbackHTTP bool
+
+	// Client sends the batches; nil: a plain client. Sync uses a copy that
+	// never follows a redirect, whatever Client says. RequestTimeout bounds
 	// each request (default DefaultRequestTimeout).
 	Client         *http.Client
 	RequestTimeout time.Duration
@@ -61,9 +69,14 @@ type SyncOptions struct {
 	// Progress, when set, hears of each batch sent and each failed attempt.
 	Progress func(SyncProgress)
 
-	sleep    func(ctx context.Context, d time.Duration) error // tests: a fake clock
-	afterAck func() error                                     // tests: a crash between the 2xx and the cursor
+	sleep      func(ctx context.Context, d time.Duration) error // tests: a fake clock
+	afterAck   func() error                                     // tests: a crash between the 2xx and the cursor
+	generation string                                           // the log's, read by Sync
 }
+
+// GenerationHeader carries the log's generation id (Store.Generation) with
+// every batch: the contract with the collector.
+const GenerationHeader = "Borne-Log-Generation"
 
 // SyncProgress is one step of a sync.
 type SyncProgress struct {
@@ -86,9 +99,13 @@ type SyncResult struct {
 // CollectorError is a failure of one POST: the collector's answer, or the
 // network's.
 type CollectorError struct {
-	Status    int    // HTTP status; 0 when no answer came
-	Body      string // first line of the answer, cleaned and cut short
-	Err       error  // the network error when Status is 0
+	Status int    // HTTP status; 0 when no answer came
+	Body   string // first line of the answer, cleaned and cut short
+	// Location is where a 3xx pointed, cleaned and cut short: redirects
+	// are never followed, so that neither the token nor the events go
+	// anywhere but usage.sync.url.
+	Location  string
+	Err       error // the network error when Status is 0; what was wrong with a 2xx
 	Retryable bool
 	retryIn   time.Duration // from Retry-After
 }
@@ -98,6 +115,13 @@ func (e *CollectorError) Error() string {
 		return "the collector could not be reached: " + e.Err.Error()
 	}
 	msg := fmt.Sprintf("the collector answered %d %s", e.Status, http.StatusText(e.Status))
+	if e.Status >= 300 && e.Status < 400 {
+		to := e.Location
+		if to == "" {
+			to = "nowhere (no Location)"
+		}
+		msg += " pointing to " + to + ": redirects are not followed; set usage.sync.url to the collector's own address (a captive portal or a moved collector?)"
+	}
 	if e.Body != "" {
 		msg += ": " + e.Body
 	}
@@ -111,15 +135,18 @@ func (e *CollectorError) Unwrap() error { return e.Err }
 
 // Sync sends the events after the sync cursor to the collector, in seq
 // order, in NDJSON batches, and moves the cursor past each batch the
-// collector acknowledges (a 2xx), in its own transaction. A batch whose
+// collector acknowledges (a 2xx whose JSON names the batch's
+// Idempotency-Key and the count of its events), in its own transaction. A batch whose
 // acknowledgement is lost is sent again, with the same Idempotency-Key and
 // the same events: delivery is at least once, and a collector that keeps
 // each event id once stores each event once. Only one Sync of a log runs
 // at a time, across processes: another gets ErrSyncBusy.
 //
 // Sync returns when every event recorded before it began has been
-// acknowledged, when a failure ends it (any failure with Once; a 4xx other
-// than 408 and 429 always), or when ctx ends.
+// acknowledged, when a failure ends it (any failure with Once; always a
+// 4xx other than 408 and 429, a 3xx, which is never followed, and a 2xx
+// that is not the acknowledgement: each says what came back), or when ctx
+// ends. A URL other than https:// is refused (see CheckCollectorURL).
 func (s *Store) Sync(ctx context.Context, o SyncOptions) (SyncResult, error) {
 	var res SyncResult
 	if s == nil || s.closed.Load() {
@@ -128,7 +155,15 @@ func (s *Store) Sync(ctx context.Context, o SyncOptions) (SyncResult, error) {
 	if o.URL == "" {
 		return res, errors.New("usage sync: no collector address (set usage.sync.url)")
 	}
+	if err := CheckCollectorURL(o.URL, o.AllowLoopbackHTTP); err != nil {
+		return res, fmt.Errorf("usage sync: %w", err)
+	}
 	o.defaults()
+	gen, err := s.Generation(ctx)
+	if err != nil {
+		return res, err
+	}
+	o.generation = gen
 	lock, err := lockSync(s.path)
 	if err != nil {
 		return res, err
@@ -196,9 +231,15 @@ func (o *SyncOptions) defaults() {
 		o.MaxBackoff = DefaultMaxBackoff
 	}
 	o.MaxBackoff = max(o.MaxBackoff, o.MinBackoff)
-	if o.Client == nil {
-		o.Client = &http.Client{}
+	c := http.Client{}
+	if o.Client != nil {
+		c = *o.Client
 	}
+	// A 3xx is answered to the POST itself: following it would send the
+	// token and the batch elsewhere (another port, http:// from https://),
+	// or turn the POST into a bodiless GET whose 200 looks like delivery.
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	o.Client = &c
 	if o.sleep == nil {
 		o.sleep = sleepCtx
 	}
@@ -264,7 +305,7 @@ func (s *Store) sendBatch(ctx context.Context, o *SyncOptions, b batch, body []b
 	}
 	key := fmt.Sprintf("%s:%d-%d", site, b.first, b.last)
 	for attempt := 0; ; attempt++ {
-		err := post(ctx, o, key, body)
+		err := post(ctx, o, key, b.events, body)
 		if err == nil {
 			return nil
 		}
@@ -306,8 +347,9 @@ func backoff(attempt int, lo, hi time.Duration) time.Duration {
 }
 
 // post sends one batch and reads the whole answer: an answer cut short
-// is a failure like a lost one, even after a 2xx status line.
-func post(ctx context.Context, o *SyncOptions, key string, body []byte) error {
+// is a failure like a lost one, even after a 2xx status line, and so is a
+// 2xx that is not the collector's acknowledgement of this batch.
+func post(ctx context.Context, o *SyncOptions, key string, events int, body []byte) error {
 	rctx, cancel := context.WithTimeout(ctx, o.RequestTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(rctx, http.MethodPost, o.URL, bytes.NewReader(body))
@@ -317,6 +359,7 @@ func post(ctx context.Context, o *SyncOptions, key string, body []byte) error {
 	req.Header.Set("Content-Type", "application/x-ndjson")
 	req.Header.Set("Authorization", "Bearer "+o.Token)
 	req.Header.Set("Idempotency-Key", key)
+	req.Header.Set(GenerationHeader, o.generation)
 	if o.UserAgent != "" {
 		req.Header.Set("User-Agent", o.UserAgent)
 	}
@@ -331,13 +374,16 @@ func post(ctx context.Context, o *SyncOptions, key string, body []byte) error {
 		_, rerr = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	}
 	ok := resp.StatusCode >= 200 && resp.StatusCode < 300
-	if ok && rerr == nil {
-		return nil
-	}
 	ce := &CollectorError{Status: resp.StatusCode, Body: firstLine(head)}
 	switch {
-	case ok:
+	case ok && rerr != nil:
 		ce.Err, ce.Retryable = fmt.Errorf("its answer was cut off: %v", netErr(rerr)), true
+	case ok:
+		if ce.Err = checkAck(head, key, events); ce.Err == nil {
+			return nil
+		}
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		ce.Location = firstLine([]byte(resp.Header.Get("Location")))
 	case resp.StatusCode == http.StatusRequestTimeout, resp.StatusCode == http.StatusTooManyRequests, resp.StatusCode >= 500:
 		ce.Retryable = true
 		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
@@ -345,6 +391,65 @@ func post(ctx context.Context, o *SyncOptions, key string, body []byte) error {
 		}
 	}
 	return ce
+}
+
+// ack is the collector's answer to a batch it holds (DESIGN.md, "Sync").
+type ack struct {
+	Key    *string `json:"idempotency_key"`
+	Stored *int64  `json:"stored"`
+}
+
+// checkAck says what is wrong with a 2xx answer that should acknowledge
+// the batch key of events events; nil when it does. Anything else (a
+// portal's page, a proxy's "OK", another protocol's counts) proves nothing
+// was stored, and the cursor must not move on it.
+func checkAck(body []byte, key string, events int) error {
+	var a ack
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(&a); err != nil || dec.More() {
+		return errors.New("not the collector's acknowledgement (want {\"idempotency_key\":…,\"stored\":…}): is usage.sync.url a borne collector?")
+	}
+	switch {
+	case a.Key == nil || a.Stored == nil:
+		return errors.New("the acknowledgement lacks idempotency_key or stored: is usage.sync.url a borne collector?")
+	case *a.Key != key:
+		return fmt.Errorf("the acknowledgement is for batch %q, not %q", firstLine([]byte(*a.Key)), key)
+	case *a.Stored != int64(events):
+		return fmt.Errorf("the collector says it holds %d of the batch's %d events", *a.Stored, events)
+	}
+	return nil
+}
+
+// CheckCollectorURL checks a collector address: https://, or http:// to
+// this machine (127.0.0.0/8, localhost, [::1]) when allowLoopbackHTTP, for
+// tests; anything else would send the token and the events in clear.
+// borne config check applies the same rule with the config's position.
+func CheckCollectorURL(raw string, allowLoopbackHTTP bool) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("usage.sync.url %q is not a web address", raw)
+	}
+	switch {
+	case u.Scheme == "https":
+		return nil
+	case u.Scheme != "http":
+		return fmt.Errorf("usage.sync.url %q is not an https:// address", raw)
+	case !allowLoopbackHTTP:
+		return fmt.Errorf("usage.sync.url %q: http:// would send the token and the events in clear; use https://", raw)
+	case !LoopbackHost(u.Hostname()):
+		return fmt.Errorf("usage.sync.url %q: http:// is allowed only to this machine (127.0.0.1, localhost, [::1]), even with allow_loopback_http", raw)
+	}
+	return nil
+}
+
+// LoopbackHost reports whether host (without port or brackets) names this
+// machine: localhost, 127.0.0.0/8 or ::1.
+func LoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // netErr drops the method and address Go puts in front of a network error:

@@ -299,7 +299,8 @@ func (e env) syncCmd(args []string) error {
 // syncOptions are the sync settings of cfg, for borne logs sync and the
 // shell's background sync alike.
 func syncOptions(cfg *config.Config, token string) usage.SyncOptions {
-	return usage.SyncOptions{URL: cfg.Usage.Sync.URL, Token: token, Site: cfg.Site.ID, UserAgent: "borne/" + Version}
+	return usage.SyncOptions{URL: cfg.Usage.Sync.URL, Token: token, Site: cfg.Site.ID, UserAgent: "borne/" + Version,
+		AllowLoopbackHTTP: cfg.Usage.Sync.AllowLoopbackHTTP}
 }
 
 // readToken reads the collector's token. The config check has made sure

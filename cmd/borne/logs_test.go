@@ -16,8 +16,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -52,6 +54,10 @@ func newTestCollector(t *testing.T) *testCollector {
 			http.Error(w, "who are you?", http.StatusUnauthorized)
 			return
 		}
+		if r.Header.Get("Borne-Log-Generation") == "" {
+			http.Error(w, "which log?", http.StatusBadRequest)
+			return
+		}
 		if status != 0 {
 			http.Error(w, "collector says no", status)
 			return
@@ -75,7 +81,9 @@ func newTestCollector(t *testing.T) *testCollector {
 			c.ids[id] = true
 		}
 		c.mu.Unlock()
-		w.WriteHeader(http.StatusOK)
+		// The acknowledgement DESIGN.md's "Sync" asks for.
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"idempotency_key": r.Header.Get("Idempotency-Key"), "stored": len(ids)})
 		if f, ok := w.(http.Flusher); ok {
 			f.Flush()
 		}
@@ -110,7 +118,7 @@ func syncConfig(t *testing.T, url string) (cfg, db string) {
 		t.Fatal(err)
 	}
 	body, _ := os.ReadFile(cfg)
-	extra := fmt.Sprintf("retention = \"30d\"\nmetrics_file = %q\n\n[usage.sync]\nurl = %q\ntoken_file = %q\ninterval = \"1m\"\n",
+	extra := fmt.Sprintf("retention = \"30d\"\nmetrics_file = %q\n\n[usage.sync]\nurl = %q\ntoken_file = %q\ninterval = \"1m\"\nallow_loopback_http = true\n",
 		filepath.Join(dir, "borne.prom"), url, token)
 	body = bytes.Replace(body, []byte("[usage]\n"), []byte("[usage]\n"), 1)
 	body = bytes.Replace(body, []byte("\n[operators]"), []byte(extra+"\n[operators]"), 1)
@@ -293,6 +301,38 @@ func TestLogsSyncFailuresArePlain(t *testing.T) {
 	code, out = runBinary(t, "logs", "sync", "--config", plain)
 	if code != 2 || !strings.Contains(out, "usage.sync.url is not set") {
 		t.Errorf("no url: %d %q", code, out)
+	}
+}
+
+// TestLogsSyncRedirectedOrInClear runs the real binary against a
+// collector that redirects (a captive portal) and a config that sends
+// the token in clear: neither moves the cursor nor reaches elsewhere.
+func TestLogsSyncRedirectedOrInClear(t *testing.T) {
+	var portal atomic.Int32
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		portal.Add(1)
+		io.WriteString(w, "<html>Wi-Fi</html>")
+	}))
+	defer other.Close()
+	moved := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+"/login", http.StatusFound)
+	}))
+	defer moved.Close()
+	cfg, db := syncConfig(t, moved.URL)
+	fillLog(t, db, 5, time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
+	code, out := runBinary(t, "logs", "sync", "--config", cfg)
+	if code != 1 || !strings.Contains(out, "302 Found pointing to "+other.URL+"/login") {
+		t.Errorf("redirected: exit %d, %q", code, out)
+	}
+	if st := syncState(t, db); st.Cursor != 0 || portal.Load() != 0 {
+		t.Errorf("cursor %d, %d requests at the portal", st.Cursor, portal.Load())
+	}
+	// Without allow_loopback_http, http:// is a config error at its place.
+	body, _ := os.ReadFile(cfg)
+	os.WriteFile(cfg, bytes.Replace(body, []byte("allow_loopback_http = true\n"), nil, 1), 0o600)
+	code, out = runBinary(t, "config", "check", "--config", cfg)
+	if code != 2 || !regexp.MustCompile(regexp.QuoteMeta(cfg)+`:\d+:7: usage.sync.url: .*in clear`).MatchString(out) {
+		t.Errorf("config check of an http:// url: %d %q", code, out)
 	}
 }
 
