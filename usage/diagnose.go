@@ -51,9 +51,13 @@ func Diagnose(ctx context.Context, dbPath string) Diagnosis {
 		return d
 	}
 	d.FreeBytes = sfs.Bavail * uint64(sfs.Bsize)
-	fi, err := os.Stat(dbPath)
+	fi, err := os.Lstat(dbPath)
 	d.Exists = err == nil
+	abs, _ := filepath.Abs(dbPath)
 	switch {
+	case noLinks(dbPath, abs) != nil:
+		d.Reason, d.Err = "cannot_open", noLinks(dbPath, abs)
+		return d
 	case sfs.Flags&stRdonly != 0:
 		d.Reason, d.Err = "read_only", fmt.Errorf("the file system of %s is mounted read-only", dir)
 	case err != nil && !errors.Is(err, fs.ErrNotExist):

@@ -10,9 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -58,21 +55,9 @@ func ExportFile(ctx context.Context, dbPath string, w io.Writer, o ExportOptions
 	if err := checkFormat(o.Format); err != nil {
 		return Summary{}, err
 	}
-	if dbPath == "" {
-		return Summary{}, errors.New("usage log: no database file given (set usage.database or --db)")
-	}
-	fi, err := os.Stat(dbPath)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return Summary{}, fmt.Errorf("usage log %s: no such file (check --db or usage.database)", dbPath)
-	case err != nil:
-		return Summary{}, fmt.Errorf("usage log %s: %v", dbPath, pathErrText(err))
-	case fi.IsDir():
-		return Summary{}, fmt.Errorf("usage log %s: is a folder, not a database file", dbPath)
-	}
-	abs, err := filepath.Abs(dbPath)
+	abs, err := existingLog(dbPath)
 	if err != nil {
-		return Summary{}, fmt.Errorf("usage log %s: %v", dbPath, err)
+		return Summary{}, err
 	}
 	db, err := openReader(abs)
 	if err != nil {

@@ -1,8 +1,10 @@
 package usage
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -53,7 +55,7 @@ func (l *Lockout) lockoutFor(n int) time.Duration {
 func (l *Lockout) State() (Attempt, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.read()
+	return l.read(time.Now())
 }
 
 // Try checks one PIN: refused at once while locked; otherwise the failure
@@ -62,7 +64,7 @@ func (l *Lockout) State() (Attempt, error) {
 func (l *Lockout) Try(now time.Time, check func() (bool, error)) (Attempt, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	st, err := l.read()
+	st, err := l.read(now)
 	if err != nil {
 		return st, err
 	}
@@ -90,29 +92,49 @@ func (l *Lockout) Try(now time.Time, check func() (bool, error)) (Attempt, error
 	return st, l.write(st)
 }
 
-// read loads the state; a file that cannot be understood counts as a
-// lock-out, never as a clean slate.
-func (l *Lockout) read() (Attempt, error) {
-	b, err := os.ReadFile(l.path)
-	if errors.Is(err, os.ErrNotExist) {
+// read loads the state at now. A file that cannot be understood (empty,
+// garbled, too big, not a plain file) counts as a lock-out, never as a
+// clean slate, and is rewritten at once as that lock-out with its date, so
+// that it ends like any other. A lock longer than the longest there is
+// (a tampered file, a clock stepped back) is cut to that and written so.
+func (l *Lockout) read(now time.Time) (Attempt, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	b, err := ReadStateFile(ctx, l.path, 64)
+	if errors.Is(err, fs.ErrNotExist) {
 		return Attempt{}, nil
 	}
-	if err != nil {
+	if err != nil && !errors.Is(err, ErrNotRegular) && !errors.Is(err, ErrTooLarge) {
 		return Attempt{}, fmt.Errorf("maintenance attempts %s: %w", l.path, err)
 	}
-	f := strings.Fields(string(b))
-	if len(f) == 2 {
-		n, err1 := strconv.Atoi(f[0])
-		u, err2 := strconv.ParseInt(f[1], 10, 64)
-		if err1 == nil && err2 == nil && n >= 0 {
-			st := Attempt{Failures: n}
-			if u > 0 {
-				st.Until = time.Unix(u, 0)
-			}
-			return st, nil
-		}
+	st, ok := parseAttempts(b)
+	if err != nil || !ok {
+		st = Attempt{Failures: l.max, Until: now.Add(firstLockout).Truncate(time.Second)}
+		return st, l.write(st)
 	}
-	return Attempt{Failures: l.max, Until: time.Now().Add(firstLockout)}, nil
+	if longest := now.Add(maxLockout); st.Until.After(longest) {
+		st.Until = longest.Truncate(time.Second)
+		return st, l.write(st)
+	}
+	return st, nil
+}
+
+// parseAttempts reads "FAILURES UNTIL" (UNTIL in Unix seconds, 0 for none).
+func parseAttempts(b []byte) (Attempt, bool) {
+	f := strings.Fields(string(b))
+	if len(f) != 2 {
+		return Attempt{}, false
+	}
+	n, err1 := strconv.Atoi(f[0])
+	u, err2 := strconv.ParseInt(f[1], 10, 64)
+	if err1 != nil || err2 != nil || n < 0 || u < 0 {
+		return Attempt{}, false
+	}
+	st := Attempt{Failures: n}
+	if u > 0 {
+		st.Until = time.Unix(u, 0)
+	}
+	return st, true
 }
 
 func (l *Lockout) write(st Attempt) error {

@@ -194,8 +194,11 @@ func existingLog(dbPath string) (string, error) {
 	if dbPath == "" {
 		return "", errors.New("usage log: no database file given (set usage.database or --db)")
 	}
-	fi, err := os.Stat(dbPath)
+	fi, err := os.Lstat(dbPath)
 	switch {
+	case err == nil && fi.Mode()&fs.ModeSymlink != 0:
+		to, _ := os.Readlink(dbPath)
+		return "", fmt.Errorf("usage log %s: is a symbolic link (to %s), not a file: give the log itself", dbPath, to)
 	case errors.Is(err, fs.ErrNotExist):
 		return "", fmt.Errorf("usage log %s: no such file (check --db or usage.database)", dbPath)
 	case err != nil:

@@ -2,6 +2,7 @@ package usage
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -177,7 +178,7 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 // usage log's health as the shell last saw it, for borne doctor. ok is
 // false when the file or its lines are missing.
 func MetricsFileState(path string) (st MetricsState, written time.Time, ok bool) {
-	data, err := os.ReadFile(path)
+	data, err := ReadStateFile(context.Background(), path, 256<<10)
 	if err != nil {
 		return st, written, false
 	}

@@ -110,6 +110,9 @@ func open(path string) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("usage log %s: cannot create the folder %s: %w", path, dir, pathErr(err))
 	}
+	if err := noLinks(path, abs); err != nil {
+		return nil, err
+	}
 	// Create the file ourselves so that it is not world-readable; SQLite
 	// gives its -wal and -shm files the same mode.
 	if f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o640); err == nil {
@@ -171,6 +174,25 @@ func open(path string) (*Store, error) {
 	}
 	ok = true
 	return s, nil
+}
+
+// noLinks refuses a log whose file, or one SQLite keeps beside it, is a
+// symbolic link: SQLite would follow it and create or write the log, its
+// journal or its lock elsewhere than the state folder (a dangling link
+// makes a new file wherever it points).
+func noLinks(path, abs string) error {
+	for _, p := range []string{abs, abs + "-wal", abs + "-shm", abs + "-journal", lockPath(abs)} {
+		fi, err := os.Lstat(p)
+		if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+			continue
+		}
+		to, _ := os.Readlink(p)
+		if p == abs {
+			return fmt.Errorf("usage log %s: is a symbolic link (to %s), not a file: point usage.database or --db at the log itself, in the kiosk's state folder", path, to)
+		}
+		return fmt.Errorf("usage log %s: %s is a symbolic link (to %s): remove it; SQLite would write the log's own files through it", path, filepath.Base(p), to)
+	}
+	return nil
 }
 
 // openReader opens a read-only pool on the file at abs. It never creates

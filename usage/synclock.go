@@ -1,6 +1,7 @@
 package usage
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -29,7 +30,7 @@ func lockSync(dbPath string) (*syncLock, error) {
 		return nil, fmt.Errorf("usage log %s: %v", dbPath, err)
 	}
 	p := lockPath(abs)
-	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o640)
+	f, err := OpenStateFile(p, os.O_RDWR|os.O_CREATE, 0o640)
 	if err != nil {
 		return nil, fmt.Errorf("usage log %s: cannot create the sync lock %s: %v", dbPath, p, pathErrText(err))
 	}
@@ -41,7 +42,7 @@ func lockSync(dbPath string) (*syncLock, error) {
 	}
 	if err != nil {
 		holder := ""
-		if b, rerr := os.ReadFile(p); rerr == nil {
+		if b, rerr := ReadStateFile(context.Background(), p, 64); rerr == nil {
 			if pid, perr := strconv.Atoi(strings.TrimSpace(string(b))); perr == nil && pid > 0 {
 				holder = fmt.Sprintf(" (process %d)", pid)
 			}

@@ -15,8 +15,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/loiret/borne/usage"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -31,6 +31,8 @@ import (
 	tea "charm.land/bubbletea/v2"
 	xterm "github.com/charmbracelet/x/term"
 	"golang.org/x/sys/unix"
+
+	"github.com/loiret/borne/usage"
 )
 
 // exitCrash is the status of a shell that crashed (EX_SOFTWARE), apart from
@@ -253,16 +255,26 @@ func crashFileFor(db string, log *slog.Logger) crashFile {
 
 // start records a start at now and returns the crashes of the last
 // crashWindow, the previous run's included if it never said how it ended.
+// Whatever is at the path, it neither blocks nor reads much (a FIFO, a
+// device, a huge file count as no history, and are replaced), and a line
+// dated after now (a tampered file, a clock stepped back) counts for
+// nothing, so that no file keeps the kiosk out of service.
 func (c crashFile) start(now time.Time) []time.Time {
 	var crashes []time.Time
 	open := false // the last start has no end yet
-	if b, err := os.ReadFile(c.path); err == nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	b, err := usage.ReadStateFile(ctx, c.path, usage.MaxStateFile)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		c.log.Warn("crash history unreadable, started anew", "path", c.path, "err", err)
+	}
+	if err == nil {
 		sc := bufio.NewScanner(bytes.NewReader(b))
 		for sc.Scan() {
 			word, num, _ := strings.Cut(sc.Text(), " ")
 			sec, err := strconv.ParseInt(num, 10, 64)
-			if err != nil {
-				continue // a line cut short by a power cut
+			if err != nil || sec > now.Unix() {
+				continue // a line cut short by a power cut, or from the future
 			}
 			at := time.Unix(sec, 0)
 			switch word {
@@ -311,7 +323,7 @@ func (c crashFile) end(now time.Time, err error) {
 	default:
 		return
 	}
-	f, ferr := os.OpenFile(c.path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
+	f, ferr := usage.OpenStateFile(c.path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
 	if ferr == nil {
 		_, ferr = fmt.Fprintf(f, "%s %d\n", line, now.Unix())
 		if serr := f.Sync(); ferr == nil {

@@ -9,7 +9,9 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -177,5 +179,97 @@ func TestLeaveSafeMode(t *testing.T) {
 	}
 	if msg := filter(m, watchdogPing{}); msg != nil {
 		t.Fatalf("a watchdog ping reached the interface: %#v", msg)
+	}
+}
+
+// No crash history can keep the kiosk out of service or hold up its
+// start: whatever is at the path is read without blocking, a little at
+// most, lines from the future count for nothing, and the file is
+// replaced by a plain one at the start.
+func TestCrashHistoryFromHostileFiles(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	future := ""
+	for i := range 3 {
+		future += "crash " + strconv.FormatInt(now.Add(time.Duration(400*24+i)*time.Hour).Unix(), 10) + "\n"
+	}
+	write := func(data string) func(string) error {
+		return func(p string) error { return os.WriteFile(p, []byte(data), 0o640) }
+	}
+	cases := map[string]func(string) error{
+		"empty":                  write(""),
+		"garbled":                write("\x00\xff crash crash\nstart -\n"),
+		"future-dated":           write(future),
+		"huge":                   write(strings.Repeat("crash 1\n", 1<<18)),
+		"a FIFO":                 func(p string) error { return syscall.Mkfifo(p, 0o640) },
+		"a dangling symlink":     func(p string) error { return os.Symlink(p+".nowhere", p) },
+		"a symlink to /dev/zero": func(p string) error { return os.Symlink("/dev/zero", p) },
+		"/dev/zero itself":       func(p string) error { return syscall.Mknod(p, syscall.S_IFCHR|0o640, 1<<8|5) },
+	}
+	for name, mk := range cases {
+		t.Run(name, func(t *testing.T) {
+			c := crashFile{path: filepath.Join(t.TempDir(), "crashes"), log: quietLog()}
+			if err := mk(c.path); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan []time.Time, 1)
+			go func() { done <- c.start(now) }()
+			select {
+			case got := <-done:
+				if len(got) != 0 {
+					t.Errorf("crashes %v from %s", got, name)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the start hangs on the crash history")
+			}
+			fi, err := os.Lstat(c.path)
+			if err != nil || !fi.Mode().IsRegular() || fi.Size() > 100 {
+				t.Fatalf("after the start: %v %v", fi, err)
+			}
+			// Three clean restarts later: in service all along.
+			for i := range 3 {
+				at := now.Add(time.Duration(i+1) * time.Minute)
+				c.end(at, nil)
+				if got := c.start(at.Add(time.Second)); len(got) != 0 {
+					t.Fatalf("restart %d: crashes %v", i, got)
+				}
+			}
+		})
+	}
+	// end never writes through a link, nor waits on a FIFO.
+	dir := t.TempDir()
+	target := filepath.Join(dir, "target")
+	os.WriteFile(target, nil, 0o640)
+	c := crashFile{path: filepath.Join(dir, "crashes"), log: quietLog()}
+	os.Symlink(target, c.path)
+	c.end(now, errCrash)
+	if b, _ := os.ReadFile(target); len(b) != 0 {
+		t.Errorf("end wrote through a symlink: %q", b)
+	}
+	fifo := crashFile{path: filepath.Join(dir, "fifo"), log: quietLog()}
+	syscall.Mkfifo(fifo.path, 0o640)
+	ended := make(chan struct{})
+	go func() { fifo.end(now, errCrash); close(ended) }()
+	select {
+	case <-ended:
+	case <-time.After(10 * time.Second):
+		t.Fatal("end hangs on a FIFO")
+	}
+}
+
+// A clock stepped back makes the history's lines future: they are no
+// crashes.
+func TestCrashHistoryClockSteppedBack(t *testing.T) {
+	c := crashFile{path: filepath.Join(t.TempDir(), "crashes"), log: quietLog()}
+	t0 := time.Unix(1_800_000_000, 0)
+	for i := range 3 {
+		c.start(t0.Add(time.Duration(i) * time.Second))
+		c.end(t0.Add(time.Duration(i)*time.Second+time.Millisecond), errCrash)
+	}
+	if got := c.start(t0.Add(10 * time.Second)); len(got) != crashLimit {
+		t.Fatalf("three crashes: %v", got)
+	}
+	c.end(t0.Add(11*time.Second), nil)
+	if got := c.start(t0.Add(-2 * time.Hour)); len(got) != 0 {
+		t.Errorf("after the clock went back two hours: %v", got)
 	}
 }

@@ -38,10 +38,34 @@ func maintenance(cfg *config.Config, rec *lazyStore, log *slog.Logger) tui.Maint
 	}
 	if hash := cfg.Maintenance.PinHash; hash != "" {
 		m.Unlock = func(ctx context.Context, pin string) (usage.Attempt, error) {
-			return lock.Try(time.Now(), func() (bool, error) { return config.VerifyPIN(hash, pin) })
+			return withDeadline(ctx, func() (usage.Attempt, error) {
+				return lock.Try(time.Now(), func() (bool, error) { return config.VerifyPIN(hash, pin) })
+			})
 		}
 	}
 	return m
+}
+
+// withDeadline runs f, but answers when ctx ends if f has not: the pad
+// says the check failed instead of "Vérification…" for ever, whatever the
+// disk under the attempts file does. f finishes on its own; the lock-out's
+// mutex keeps a later attempt behind it.
+func withDeadline(ctx context.Context, f func() (usage.Attempt, error)) (usage.Attempt, error) {
+	type answer struct {
+		a   usage.Attempt
+		err error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		a, err := f()
+		done <- answer{a, err}
+	}()
+	select {
+	case r := <-done:
+		return r.a, r.err
+	case <-ctx.Done():
+		return usage.Attempt{}, fmt.Errorf("maintenance PIN not checked in time: %w", ctx.Err())
+	}
 }
 
 // lockoutPath keeps the PIN attempts beside the usage log, in the kiosk's
