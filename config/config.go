@@ -25,6 +25,9 @@ type Config struct {
 
 	// Path is the file the config was read from ("" for the embedded demo).
 	Path string `toml:"-"`
+	// Warnings are problems that turn an optional feature off without
+	// making the config invalid (remote help's keys), with their place.
+	Warnings Errors `toml:"-"`
 
 	loc       *time.Location      // Site.Timezone, loaded by Parse
 	stopHours [][]operators.Range // Site.Stops[i].Hours, parsed by Parse
@@ -131,4 +134,9 @@ type Remote struct {
 	Listen         string   `toml:"listen"`
 	AuthorizedKeys []string `toml:"authorized_keys"`
 	HostKey        string   `toml:"host_key"`
+
+	// Off says why remote help is off although Listen is set: a key line
+	// it cannot honour, a host key others can read ("" when none). The
+	// config is valid all the same; Config.Warnings says where.
+	Off string `toml:"-"`
 }

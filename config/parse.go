@@ -134,6 +134,7 @@ func parse(file string, data []byte, files bool) (*Config, error) {
 	}
 	c.loc = v.loc
 	c.stopHours = v.stopHours
+	c.Warnings = v.warns.sorted()
 	return &c, nil
 }
 

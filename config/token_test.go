@@ -64,3 +64,36 @@ func TestMetricsFileEndsInProm(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// A host key others can read turns remote help off, with a warning at
+// remote.host_key; a missing one is made by remote help, readable by the
+// kiosk's user only.
+func TestRemoteHostKeyModes(t *testing.T) {
+	dir := t.TempDir()
+	hostKey := filepath.Join(dir, "ssh_host_ed25519_key")
+	doc := base + fmt.Sprintf("\n[remote]\nlisten = \"127.0.0.1:2222\"\nauthorized_keys = [%q]\nhost_key = %q\n", testKey, hostKey)
+	cfgPath := filepath.Join(dir, "borne.toml")
+	os.WriteFile(cfgPath, []byte(doc), 0o600)
+	for mode, ok := range map[os.FileMode]bool{0o600: true, 0o400: true, 0o640: false, 0o644: false, 0o604: false} {
+		os.WriteFile(hostKey, []byte("key"), 0o600)
+		os.Chmod(hostKey, mode)
+		c, err := Load(cfgPath)
+		if err != nil {
+			t.Fatalf("mode %04o refused the config: %v", mode, err)
+		}
+		if (c.Remote.Off == "") != ok {
+			t.Errorf("mode %04o: off %q", mode, c.Remote.Off)
+		}
+		if !ok && !strings.Contains(c.Warnings.Error(), cfgPath+":13:12: remote.host_key: ") {
+			t.Errorf("mode %04o: warnings %v", mode, c.Warnings)
+		}
+	}
+	os.Remove(hostKey)
+	if c, err := Load(cfgPath); err != nil || c.Remote.Off != "" {
+		t.Errorf("no host key yet: %v %q", err, c.Remote.Off)
+	}
+	os.Symlink(cfgPath, hostKey)
+	if c, err := Load(cfgPath); err != nil || !strings.Contains(c.Remote.Off, "not a plain file") {
+		t.Errorf("a symlinked host key: %v", c.Remote.Off)
+	}
+}

@@ -47,7 +47,8 @@ type validator struct {
 	file  string
 	d     *doc
 	errs  Errors
-	files bool // check the files the config names (Load, not Parse)
+	warns Errors // problems that turn an optional feature off
+	files bool   // check the files the config names (Load, not Parse)
 
 	loc       *time.Location
 	stopHours [][]operators.Range

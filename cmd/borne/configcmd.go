@@ -112,6 +112,11 @@ func (e env) checkCmd(args []string) error {
 	if err != nil {
 		return err
 	}
+	// Warnings turn an optional feature off but keep the config valid:
+	// the kiosk must start all the same (exit 0).
+	for _, w := range cfg.Warnings {
+		fmt.Fprintf(e.stderr, "%s (warning)\n", w)
+	}
 	fmt.Fprintf(e.stdout, "%s: ok\n", cfg.Path)
 	return nil
 }

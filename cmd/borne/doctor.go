@@ -37,7 +37,31 @@ func (e env) doctorCmd(args []string) error {
 	if cfg.Hardware.Backend != "sim" {                // simulated calls start nothing
 		checks = append(checks, operatorChecks(cfg)...) // doctor_ops.go
 	}
+	if c, ok := remoteCheck(cfg); ok {
+		checks = append(checks, c)
+	}
 	return reportChecks(e.stdout, checks)
+}
+
+// remoteCheck says whether remote help can serve, when the config asks
+// for it: a key line it cannot honour or a host key others can read turn
+// it off (the kiosk runs without it).
+func remoteCheck(cfg *config.Config) (hw.Check, bool) {
+	r := cfg.Remote
+	if r.Listen == "" {
+		return hw.Check{}, false
+	}
+	c := hw.Check{Name: "remote help", Health: hw.OK, Reason: fmt.Sprintf("on %s, %d keys", r.Listen, len(r.AuthorizedKeys))}
+	if r.Off != "" {
+		c.Health, c.Reason = hw.Degraded, "off: "+r.Off
+		for _, w := range cfg.Warnings {
+			if strings.Contains(w.Msg, "remote help is off") {
+				c.Reason = "off: " + w.Error()
+				break
+			}
+		}
+	}
+	return c, true
 }
 
 // doctorChecks examines what cfg uses; sysRoot "" is /sys.

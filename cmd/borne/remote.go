@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -38,10 +39,24 @@ import (
 // remoteRedraw is the least time between two frames sent to a viewer.
 const remoteRedraw = 500 * time.Millisecond
 
+// Limits of remote help: a window no terminal on a technician's desk
+// exceeds (a session's buffers grow with it: a 3000×3000 window once took
+// gigabytes), and a few sessions at once.
+const (
+	remoteMaxCols     = 300
+	remoteMaxRows     = 100
+	remoteMaxSessions = 4
+)
+
+// remoteLoginGrace is the time a connection has to log in (sshd's
+// LoginGraceTime); tests shorten it.
+var remoteLoginGrace = 30 * time.Second
+
 type remote struct {
 	mirror *tui.Mirror
 	srv    *ssh.Server
 	addr   net.Addr
+	conns  atomic.Int32 // connections open, logged in or not
 
 	mu    sync.Mutex
 	lang  string           // the site's default language, for the viewer's bar
@@ -57,11 +72,17 @@ func startRemote(cfg config.Remote, log *slog.Logger, g *guard) (*remote, error)
 	if cfg.Listen == "" {
 		return nil, nil
 	}
-	var keys []ssh.PublicKey
-	for _, line := range cfg.AuthorizedKeys {
-		k, _, _, _, err := ssh.ParseAuthorizedKey([]byte(line))
+	if cfg.Off != "" {
+		return nil, fmt.Errorf("remote help is off: %s", cfg.Off)
+	}
+	if err := config.CheckHostKey(cfg.HostKey); err != nil {
+		return nil, fmt.Errorf("remote help is off: remote.host_key: %w", err)
+	}
+	var keys []config.AuthorizedKey
+	for i, line := range cfg.AuthorizedKeys {
+		k, err := config.ParseAuthorizedKey(line, time.Local)
 		if err != nil {
-			return nil, fmt.Errorf("remote.authorized_keys: %w", err)
+			return nil, fmt.Errorf("remote help is off: remote.authorized_keys[%d]: %w", i, err)
 		}
 		keys = append(keys, k)
 	}
@@ -69,17 +90,15 @@ func startRemote(cfg config.Remote, log *slog.Logger, g *guard) (*remote, error)
 	srv, err := wish.NewServer(
 		wish.WithHostKeyPath(cfg.HostKey),
 		wish.WithPublicKeyAuth(func(ctx ssh.Context, key ssh.PublicKey) bool {
-			for _, k := range keys {
-				if ssh.KeysEqual(k, key) {
-					log.Info("remote help: key accepted", "user", ctx.User(), "from", ctx.RemoteAddr().String(), "key", gossh.FingerprintSHA256(key))
-					return true
-				}
-			}
-			log.Warn("remote help: unknown key refused", "user", ctx.User(), "from", ctx.RemoteAddr().String(), "key", gossh.FingerprintSHA256(key))
-			return false
+			return r.allowed(ctx, key, keys, log)
 		}),
 		// A technician who forgot a session does not keep a link busy.
 		wish.WithIdleTimeout(30*time.Minute),
+		func(s *ssh.Server) error {
+			s.HandshakeTimeout = remoteLoginGrace
+			s.ConnCallback = r.admit(log)
+			return nil
+		},
 		wish.WithMiddleware(
 			recover.MiddlewareWithLogger(slogPrintf{log},
 				wishtea.Middleware(func(s ssh.Session) (tea.Model, []tea.ProgramOption) {
@@ -89,6 +108,7 @@ func startRemote(cfg config.Remote, log *slog.Logger, g *guard) (*remote, error)
 					return r.newView(s.Context(), log), []tea.ProgramOption{tea.WithFPS(8), tea.WithoutSignalHandler()}
 				}),
 			),
+			clampWindow,
 			activeterm.Middleware(),
 		),
 	)
@@ -108,6 +128,104 @@ func startRemote(cfg config.Remote, log *slog.Logger, g *guard) (*remote, error)
 	log.Info("remote help listening", "addr", r.addr.String())
 	return r, nil
 }
+
+// allowed says whether key may log in: listed, not expired, and from an
+// address its from="…" allows.
+func (r *remote) allowed(ctx ssh.Context, key ssh.PublicKey, keys []config.AuthorizedKey, log *slog.Logger) bool {
+	from := ctx.RemoteAddr().String()
+	var ip net.IP
+	if a, ok := ctx.RemoteAddr().(*net.TCPAddr); ok {
+		ip = a.IP
+	}
+	for _, k := range keys {
+		if !ssh.KeysEqual(k.Key, key) {
+			continue
+		}
+		if err := k.Allows(ip, time.Now()); err != nil {
+			log.Warn("remote help: key refused", "user", ctx.User(), "from", from, "key", gossh.FingerprintSHA256(key), "why", err.Error())
+			return false
+		}
+		log.Info("remote help: key accepted", "user", ctx.User(), "from", from, "key", gossh.FingerprintSHA256(key))
+		return true
+	}
+	log.Warn("remote help: unknown key refused", "user", ctx.User(), "from", from, "key", gossh.FingerprintSHA256(key))
+	return false
+}
+
+// admit turns away a connection beyond remoteMaxSessions, before any
+// handshake, and counts the others until they close.
+func (r *remote) admit(log *slog.Logger) ssh.ConnCallback {
+	return func(_ ssh.Context, c net.Conn) net.Conn {
+		if r.conns.Add(1) > remoteMaxSessions {
+			r.conns.Add(-1)
+			log.Warn("remote help: connection refused, too many at once", "from", c.RemoteAddr().String(), "max", remoteMaxSessions)
+			return nil
+		}
+		return &countedConn{Conn: c, n: &r.conns}
+	}
+}
+
+// countedConn gives its place back when it closes, once.
+type countedConn struct {
+	net.Conn
+	n    *atomic.Int32
+	once sync.Once
+}
+
+func (c *countedConn) Close() error {
+	c.once.Do(func() { c.n.Add(-1) })
+	return c.Conn.Close()
+}
+
+// clampWindow hands the sessions below it a terminal no larger than
+// remoteMaxCols×remoteMaxRows, at the start and at every window change,
+// whatever size the client claims; when the session is over, what its
+// program held goes back to the system at once, not when the runtime gets
+// round to it.
+func clampWindow(next ssh.Handler) ssh.Handler {
+	return func(s ssh.Session) {
+		pty, changes, ok := s.Pty()
+		if !ok {
+			next(s)
+			return
+		}
+		pty.Window = clamp(pty.Window)
+		clamped := make(chan ssh.Window, 1)
+		go func() {
+			for {
+				select {
+				case w, ok := <-changes:
+					if !ok {
+						return
+					}
+					select {
+					case clamped <- clamp(w):
+					case <-s.Context().Done():
+						return
+					}
+				case <-s.Context().Done():
+					return
+				}
+			}
+		}()
+		next(clampedSession{Session: s, pty: pty, changes: clamped})
+		debug.FreeOSMemory()
+	}
+}
+
+func clamp(w ssh.Window) ssh.Window {
+	w.Width = min(max(w.Width, 1), remoteMaxCols)
+	w.Height = min(max(w.Height, 1), remoteMaxRows)
+	return w
+}
+
+type clampedSession struct {
+	ssh.Session
+	pty     ssh.Pty
+	changes <-chan ssh.Window
+}
+
+func (s clampedSession) Pty() (ssh.Pty, <-chan ssh.Window, bool) { return s.pty, s.changes, true }
 
 // Mirror is where the interface publishes its frames; nil when off.
 func (r *remote) Mirror() *tui.Mirror {

@@ -75,6 +75,12 @@ func dialView(t *testing.T, addr, hostKeyPath string, key gossh.Signer) (*gossh.
 // dialClient is dialView with the connection, to cut it.
 func dialClient(t *testing.T, addr, hostKeyPath string, key gossh.Signer) (*gossh.Client, *gossh.Session, *screen, error) {
 	t.Helper()
+	return dialSized(t, addr, hostKeyPath, key, 40, 120)
+}
+
+// dialSized is dialClient with a terminal of rows×cols.
+func dialSized(t *testing.T, addr, hostKeyPath string, key gossh.Signer, rows, cols int) (*gossh.Client, *gossh.Session, *screen, error) {
+	t.Helper()
 	pub, err := os.ReadFile(hostKeyPath + ".pub")
 	if err != nil {
 		t.Fatalf("no host key beside %s: %v", hostKeyPath, err)
@@ -97,7 +103,7 @@ func dialClient(t *testing.T, addr, hostKeyPath string, key gossh.Signer) (*goss
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := sess.RequestPty("xterm-256color", 40, 120, gossh.TerminalModes{}); err != nil {
+	if err := sess.RequestPty("xterm-256color", rows, cols, gossh.TerminalModes{}); err != nil {
 		t.Fatal(err)
 	}
 	out := &screen{}

@@ -100,6 +100,9 @@ func (e env) shell(cfg *config.Config, hangUp <-chan os.Signal) (err error) {
 	sink := e.logSink()
 	logger := slog.New(slog.NewTextHandler(sink, nil))
 	g := newGuard(sink, logger)
+	for _, w := range cfg.Warnings {
+		logger.Warn("config: an optional feature is off", "warning", w.Error())
+	}
 	crashes := crashFileFor(cfg.Usage.Database, logger)
 	recent := crashes.start(time.Now())
 	defer func() { crashes.end(time.Now(), err) }()
