@@ -167,10 +167,11 @@ func TestPositions(t *testing.T) {
 		}
 	}
 	// The decoder counts columns in bytes.
-	if got := d.lineColPos(4, 12); got != (pos{4, 11}) {
-		t.Errorf("lineColPos(4, 12) = %v", got)
+	off := d.lineColOffset(4, 12)
+	if got := d.offsetPos(off); got != (pos{4, 11}) {
+		t.Errorf("lineColOffset(4, 12) = %d, at %v", off, got)
 	}
-	if got := d.pathAt(pos{4, 11}); got != "b.d[1]" {
+	if got := d.pathAt(off); got != "b.d[1]" {
 		t.Errorf("pathAt = %q", got)
 	}
 }

@@ -65,3 +65,21 @@ func (es Errors) sorted() Errors {
 	})
 	return slices.CompactFunc(es, func(a, b *Error) bool { return *a == *b })
 }
+
+// How many problems a check places in the file (the rest are counted), and
+// how many it reports: a file wrong everywhere gets a readable answer, in
+// a time that does not grow with its mistakes.
+const (
+	maxCollected = 1000
+	maxReported  = 50
+)
+
+// capped keeps the first maxReported errors, in file order, and says how
+// many more there were (dropped of them were never placed).
+func (es Errors) capped(file string, dropped int) Errors {
+	es = es.sorted()
+	if more := len(es) - maxReported + dropped; more > 0 {
+		es = append(es[:min(len(es), maxReported)], &Error{File: file, Msg: fmt.Sprintf("… and %d more problems", more)})
+	}
+	return es
+}

@@ -106,7 +106,7 @@ func parse(file string, data []byte, files bool) (*Config, error) {
 			for _, p := range sc.wrong {
 				add(p)
 			}
-			return nil, errs.sorted()
+			return nil, errs.capped(file, 0)
 		}
 		strict = len(sc.unknown) == 0
 	}
@@ -115,13 +115,13 @@ func parse(file string, data []byte, files bool) (*Config, error) {
 	if err := decode(data, &c, strict); err != nil {
 		var sm *toml.StrictMissingError
 		if !errors.As(err, &sm) {
-			return nil, append(errs, decodeError(file, d, err)...).sorted()
+			return nil, append(errs, decodeError(file, d, err)...).capped(file, 0)
 		}
 		// Report the unknown keys, and go on checking the rest.
 		errs = append(errs, decodeError(file, d, err)...)
 		c = Config{}
 		if err := decode(data, &c, false); err != nil {
-			return nil, append(errs, decodeError(file, d, err)...).sorted()
+			return nil, append(errs, decodeError(file, d, err)...).capped(file, 0)
 		}
 	}
 
@@ -129,8 +129,8 @@ func parse(file string, data []byte, files bool) (*Config, error) {
 	v := validator{file: file, d: d, files: files}
 	v.validate(&c)
 	errs = append(errs, v.errs...)
-	if len(errs) > 0 {
-		return nil, errs.sorted()
+	if len(errs) > 0 || v.dropped > 0 {
+		return nil, errs.capped(file, v.dropped)
 	}
 	c.loc = v.loc
 	c.stopHours = v.stopHours
@@ -171,10 +171,11 @@ func decodeError(file string, d *doc, err error) Errors {
 }
 
 func fromDecodeError(file string, d *doc, de *toml.DecodeError, msg string) *Error {
-	p := d.lineColPos(de.Position())
+	off := d.lineColOffset(de.Position())
+	var p pos
 	var key string
-	if p != (pos{}) {
-		key = d.pathAt(p)
+	if off != noOffset {
+		p, key = d.offsetPos(off), d.pathAt(off)
 	}
 	if key == "" {
 		key = strings.Join(de.Key(), ".")

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,6 +20,21 @@ import (
 // pos is a 1-based line and column (in characters). The zero pos is unknown.
 type pos struct{ line, col int }
 
+// The tree keeps byte offsets, and turns one into a line and a column only
+// for a message that names it: counting characters from the line's start
+// for every value made a long one-line array quadratic.
+const noOffset = -1
+
+// Limits of what a config can hold. No key of the schema is more than a few
+// levels deep, and no list of it needs thousands of elements; a file past
+// them is refused at once, before a tree or the decoder grows with it.
+const (
+	maxKeyParts  = 32
+	maxArrayLen  = 10_000
+	maxNestDepth = 32
+	maxLineBytes = 64 << 10 // a line of keys is a few kilobytes at most
+)
+
 type nodeKind int
 
 const (
@@ -31,8 +47,8 @@ const (
 type node struct {
 	kind  nodeKind
 	value unstable.Kind // for valueNode: String, Integer, Bool...
-	at    pos           // the value; for tables the header or the first key naming it
-	key   pos           // the key, for tables and key/values
+	at    int           // offset of the value; for tables the header or the first key naming it
+	key   int           // offset of the key, for tables and key/values
 	text  string        // the decoded value of a valueNode
 
 	fields map[string]*node // tableNode
@@ -40,7 +56,7 @@ type node struct {
 	elems  []*node          // arrayNode
 }
 
-func newTable(at pos) *node {
+func newTable(at int) *node {
 	return &node{kind: tableNode, at: at, key: at, fields: map[string]*node{}}
 }
 
@@ -54,7 +70,8 @@ func (n *node) set(name string, child *node) {
 // doc is the position tree of one file.
 type doc struct {
 	data  []byte
-	lines []int // byte offset of the start of each line
+	lines []int  // byte offset of the start of each line
+	ascii []bool // whether each line is ASCII, where a column is a byte count
 	root  *node
 	// odd is set when the document defines a key twice or uses a key both
 	// as a value and as a table. The decoder reports those; the tree is then
@@ -68,7 +85,7 @@ type doc struct {
 type dupKey struct {
 	parent *node
 	name   string
-	at     pos
+	at     int
 }
 
 // syntaxError is the first error of the low-level parser, with its position.
@@ -79,12 +96,26 @@ type syntaxError struct {
 
 func (e *syntaxError) Error() string { return e.msg }
 
-// readDoc parses data into a position tree. It fails only on TOML syntax.
+// readDoc parses data into a position tree. It fails only on TOML syntax,
+// and on a key or a list far beyond anything a config holds.
 func readDoc(data []byte) (*doc, error) {
-	d := &doc{data: data, lines: []int{0}, root: newTable(pos{1, 1})}
+	d := &doc{data: data, lines: []int{0}, ascii: []bool{true}, root: newTable(0)}
 	for i, c := range data {
-		if c == '\n' {
+		switch {
+		case c == '\n':
 			d.lines = append(d.lines, i+1)
+			d.ascii = append(d.ascii, true)
+		case c >= utf8.RuneSelf:
+			d.ascii[len(d.ascii)-1] = false
+		}
+	}
+	for i, start := range d.lines {
+		end := len(data)
+		if i+1 < len(d.lines) {
+			end = d.lines[i+1]
+		}
+		if end-start > maxLineBytes {
+			return nil, &syntaxError{at: pos{i + 1, 1}, msg: fmt.Sprintf("a line of %d bytes: no line of a config needs more than %d (one key per line, lists over several lines)", end-start, maxLineBytes)}
 		}
 	}
 	var p unstable.Parser
@@ -92,6 +123,9 @@ func readDoc(data []byte) (*doc, error) {
 	cur := d.root
 	for p.NextExpression() {
 		e := p.Expression()
+		if err := d.tooBig(e); err != nil {
+			return nil, err
+		}
 		switch e.Kind {
 		case unstable.Table:
 			cur = d.table(e)
@@ -111,6 +145,47 @@ func readDoc(data []byte) (*doc, error) {
 	return d, nil
 }
 
+// tooBig refuses an expression whose key has more parts, or whose value
+// more elements or levels, than any config needs.
+func (d *doc) tooBig(e *unstable.Node) error {
+	if e.Kind == unstable.Comment {
+		return nil
+	}
+	parts, it := 0, e.Key()
+	for it.Next() {
+		if parts++; parts > maxKeyParts {
+			return &syntaxError{at: d.offsetPos(int(it.Node().Raw.Offset)), msg: fmt.Sprintf("a key of more than %d parts: no key of the config is that deep", maxKeyParts)}
+		}
+	}
+	if e.Kind == unstable.KeyValue {
+		return d.valueTooBig(e.Value(), 0)
+	}
+	return nil
+}
+
+func (d *doc) valueTooBig(v *unstable.Node, depth int) error {
+	if v.Kind != unstable.Array && v.Kind != unstable.InlineTable {
+		return nil
+	}
+	if depth >= maxNestDepth {
+		return &syntaxError{at: d.offsetPos(d.offsetOf(v.Data)), msg: fmt.Sprintf("lists or tables nested more than %d deep: no value of the config is", maxNestDepth)}
+	}
+	n, it := 0, v.Children()
+	for it.Next() {
+		c := it.Node()
+		if n++; n > maxArrayLen {
+			return &syntaxError{at: d.offsetPos(int(c.Raw.Offset)), msg: fmt.Sprintf("a list or table of more than %d elements: no value of the config needs that many", maxArrayLen)}
+		}
+		if c.Kind == unstable.KeyValue {
+			c = c.Value()
+		}
+		if err := d.valueTooBig(c, depth+1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // offsetOf returns where b, a slice of the document, starts in it.
 func (d *doc) offsetOf(b []byte) int {
 	off := cap(d.data) - cap(b)
@@ -125,29 +200,31 @@ func (d *doc) offsetPos(off int) pos {
 	off = min(max(off, 0), len(d.data))
 	i := sort.Search(len(d.lines), func(i int) bool { return d.lines[i] > off }) - 1
 	start := d.lines[i]
+	if d.ascii[i] {
+		return pos{line: i + 1, col: off - start + 1}
+	}
 	return pos{line: i + 1, col: utf8.RuneCount(d.data[start:off]) + 1}
 }
 
-// lineColPos turns a line and a byte column (as the decoder reports them)
-// into a pos counted in characters.
-func (d *doc) lineColPos(line, col int) pos {
+// lineColOffset turns a line and a byte column (as the decoder reports
+// them) into a byte offset; noOffset when the line is not in the file.
+func (d *doc) lineColOffset(line, col int) int {
 	if line < 1 || line > len(d.lines) {
-		return pos{}
+		return noOffset
 	}
 	start := d.lines[line-1]
 	end := len(d.data)
 	if line < len(d.lines) {
 		end = d.lines[line]
 	}
-	off := min(start+max(col-1, 0), end)
-	return d.offsetPos(off)
+	return min(start+max(col-1, 0), end)
 }
 
-func (d *doc) rangePos(r unstable.Range) pos { return d.offsetPos(int(r.Offset)) }
+func (d *doc) rangePos(r unstable.Range) int { return int(r.Offset) }
 
 // headerPos is where a [table] or [[table]] header starts: its first
 // non-blank character.
-func (d *doc) headerPos(e *unstable.Node) pos {
+func (d *doc) headerPos(e *unstable.Node) int {
 	k := e.Key()
 	k.Next()
 	off := int(k.Node().Raw.Offset)
@@ -157,7 +234,7 @@ func (d *doc) headerPos(e *unstable.Node) pos {
 	for off < len(d.data) && (d.data[off] == ' ' || d.data[off] == '\t') {
 		off++
 	}
-	return d.offsetPos(off)
+	return off
 }
 
 // keyParts returns the parts of a (possibly dotted) key and where each is.
@@ -249,7 +326,7 @@ func (d *doc) keyValue(t *node, e *unstable.Node) {
 	for off < len(d.data) && (d.data[off] == ' ' || d.data[off] == '\t' || d.data[off] == '=') {
 		off++
 	}
-	v := d.value(e.Value(), d.offsetPos(off))
+	v := d.value(e.Value(), off)
 	v.key = d.rangePos(keys[0].Raw)
 	name := names[len(names)-1]
 	if _, dup := parent.fields[name]; dup {
@@ -261,7 +338,7 @@ func (d *doc) keyValue(t *node, e *unstable.Node) {
 }
 
 // value converts a value node; at is used when the node has no position.
-func (d *doc) value(v *unstable.Node, at pos) *node {
+func (d *doc) value(v *unstable.Node, at int) *node {
 	switch v.Kind {
 	case unstable.Array:
 		n := &node{kind: arrayNode, at: at, key: at}
@@ -348,24 +425,28 @@ func (d *doc) has(path string) bool {
 // written, else the table that should hold it, else the top of the file.
 func (d *doc) posOf(path string) pos {
 	_, n := d.find(path)
-	if n == d.root || n.at == (pos{}) {
+	if n == d.root || n.at == noOffset {
 		return pos{1, 1}
 	}
-	return n.at
+	return d.offsetPos(n.at)
 }
 
 // keyPos is where the key of path is written (its value's position for an
 // array element), or what posOf says when it is not written.
 func (d *doc) keyPos(path string) pos {
 	n, _ := d.find(path)
-	if n == nil || n.key == (pos{}) {
+	if n == nil || n.key == noOffset {
 		return d.posOf(path)
 	}
-	return n.key
+	return d.offsetPos(n.key)
 }
 
-// pathAt returns the path of the deepest key whose value starts at p, or "".
-func (d *doc) pathAt(p pos) string {
+// pathAt returns the path of the deepest key whose value starts at byte
+// offset p, or "".
+func (d *doc) pathAt(p int) string {
+	if p == noOffset {
+		return ""
+	}
 	var best string
 	var visit func(n *node, path string)
 	visit = func(n *node, path string) {

@@ -36,7 +36,7 @@ func (c *schemaCheck) check(n *node, t reflect.Type, path string) {
 		}
 		v := reflect.New(t).Interface().(encoding.TextUnmarshaler)
 		if err := v.UnmarshalText([]byte(n.text)); err != nil {
-			c.wrong = append(c.wrong, problem{n.at, path + ": " + err.Error()})
+			c.wrong = append(c.wrong, problem{c.d.offsetPos(n.at), path + ": " + err.Error()})
 		}
 		return
 	}
@@ -51,7 +51,7 @@ func (c *schemaCheck) check(n *node, t reflect.Type, path string) {
 			child := n.fields[k]
 			f, ok := fields[k]
 			if !ok {
-				c.unknown = append(c.unknown, problem{child.key, unknownKey(joinPath(path, k), k, fields)})
+				c.unknown = append(c.unknown, problem{c.d.offsetPos(child.key), unknownKey(joinPath(path, k), k, fields)})
 				continue
 			}
 			c.check(child, f.Type, joinPath(path, k))
@@ -93,7 +93,7 @@ func (c *schemaCheck) check(n *node, t reflect.Type, path string) {
 }
 
 func (c *schemaCheck) mismatch(n *node, path, want string) {
-	c.wrong = append(c.wrong, problem{n.at, fmt.Sprintf("%s: must be %s, not %s", path, want, describe(n))})
+	c.wrong = append(c.wrong, problem{c.d.offsetPos(n.at), fmt.Sprintf("%s: must be %s, not %s", path, want, describe(n))})
 }
 
 // expectedText says in plain words what a value of type t looks like.

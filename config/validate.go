@@ -44,11 +44,12 @@ var (
 // validator checks a decoded Config and collects every problem with its
 // position in the file.
 type validator struct {
-	file  string
-	d     *doc
-	errs  Errors
-	warns Errors // problems that turn an optional feature off
-	files bool   // check the files the config names (Load, not Parse)
+	file    string
+	d       *doc
+	errs    Errors
+	dropped int    // problems past maxCollected, counted only
+	warns   Errors // problems that turn an optional feature off
+	files   bool   // check the files the config names (Load, not Parse)
 
 	loc       *time.Location
 	stopHours [][]operators.Range
@@ -58,13 +59,29 @@ func (v *validator) add(p pos, msg string) {
 	v.errs = append(v.errs, &Error{File: v.file, Line: p.line, Col: p.col, Msg: msg})
 }
 
+// full says, past maxCollected problems, that no more are worth placing
+// in the file: they are only counted.
+func (v *validator) full() bool {
+	if len(v.errs) < maxCollected {
+		return false
+	}
+	v.dropped++
+	return true
+}
+
 // fail reports a problem with the value at path.
 func (v *validator) fail(path, format string, args ...any) {
+	if v.full() {
+		return
+	}
 	v.add(v.d.posOf(path), path+": "+fmt.Sprintf(format, args...))
 }
 
 // missing reports a required value that is absent or empty.
 func (v *validator) missing(path, hint string) {
+	if v.full() {
+		return
+	}
 	msg := path + " is required"
 	if hint != "" {
 		msg += " " + hint
