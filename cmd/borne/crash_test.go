@@ -273,3 +273,42 @@ func TestCrashHistoryClockSteppedBack(t *testing.T) {
 		t.Errorf("after the clock went back two hours: %v", got)
 	}
 }
+
+// The real kiosk, its state files replaced by a FIFO and /dev/zero: it
+// draws its first frame and takes a PIN as ever.
+func TestRunWithHostileStateFiles(t *testing.T) {
+	cfg, db := testConfig(t)
+	dir := filepath.Dir(db)
+	if err := syscall.Mkfifo(filepath.Join(dir, "crashes"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/dev/zero", filepath.Join(dir, "maintenance-attempts")); err != nil {
+		t.Fatal(err)
+	}
+	tm := startTerm(t, 100, 30, "run", "--config", cfg)
+	tm.waitFor("Touchez le service")
+	tm.tmux("send-keys", "-t", "k", "F12")
+	tm.waitFor("entrez le code")
+	// The unreadable attempts file counts as one lock-out, 30 s at most.
+	tm.waitUntil("the pad says it is locked, then unlocks", func(s string) bool {
+		return !strings.Contains(s, "Vérification")
+	})
+	if fi, err := os.Lstat(filepath.Join(dir, "maintenance-attempts")); err != nil || !fi.Mode().IsRegular() {
+		t.Errorf("the attempts file was not rewritten: %v %v", fi, err)
+	}
+	if fi, err := os.Lstat(filepath.Join(dir, "crashes")); err != nil || !fi.Mode().IsRegular() {
+		t.Errorf("the crash history was not rewritten: %v %v", fi, err)
+	}
+}
+
+func TestPINCheckHonoursItsDeadline(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	block := make(chan struct{})
+	defer close(block)
+	start := time.Now()
+	_, err := withDeadline(ctx, func() (usage.Attempt, error) { <-block; return usage.Attempt{OK: true}, nil })
+	if err == nil || !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 5*time.Second {
+		t.Errorf("err %v after %v", err, time.Since(start))
+	}
+}
