@@ -1,14 +1,13 @@
 package usage
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 )
 
@@ -44,7 +43,7 @@ var ErrServiceFile = errors.New("out-of-service file not understood")
 // Load reads the state; no file is a kiosk in service. A file that is
 // there but is no regular file, too big or garbled gives ErrServiceFile.
 func (f *ServiceFile) Load() (OutOfService, error) {
-	b, err := readSmall(f.path, maxServiceFile)
+	b, err := ReadStateFile(context.Background(), f.path, maxServiceFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return OutOfService{}, nil
 	}
@@ -95,30 +94,4 @@ func syncDir(dir string) error {
 	}
 	defer d.Close()
 	return d.Sync()
-}
-
-// readSmall reads a small state file: never through a symlink, never a
-// FIFO or a device (opened without blocking, then required regular), and
-// at most limit bytes.
-func readSmall(path string, limit int64) ([]byte, error) {
-	fd, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer fd.Close()
-	fi, err := fd.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("not a regular file (%s)", fi.Mode().Type())
-	}
-	b, err := io.ReadAll(io.LimitReader(fd, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("bigger than %d bytes", limit)
-	}
-	return b, nil
 }
