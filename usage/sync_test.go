@@ -125,7 +125,9 @@ func TestSyncRetriesUntilTheCollectorRecovers(t *testing.T) {
 	bulkLoad(t, s, 2500, monthStart, time.Minute)
 	c.inject(fail500, fail500, answerOK, fail429, fail408, fail503, answerOK, hang, fail500, answerOK)
 	o := c.options()
-	o.RequestTimeout = 200 * time.Millisecond
+	// Long enough for a 1,000-event batch under -race on a busy machine;
+	// the hang fault waits it out once.
+	o.RequestTimeout = 3 * time.Second
 	var waits []time.Duration
 	var failures []string
 	o.Progress = func(p SyncProgress) {
