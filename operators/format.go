@@ -44,3 +44,27 @@ func FormatOpening(t, now time.Time, lang string) string {
 		return frDays[t.Weekday()] + " " + strconv.Itoa(td) + " " + frMonths[tm] + " " + hm
 	}
 }
+
+var (
+	frDayNames   = [7]string{"dimanche", "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi"}
+	enDayNames   = [7]string{"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"}
+	frMonthNames = [13]string{"", "janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre", "décembre"}
+)
+
+// FormatDate writes t in full, in lang, with no word that depends on the
+// day it is read ("today"): for paper taken home.
+//
+//	French:  "lundi 7 décembre 2026 à 9:00"
+//	English: "Monday 7 December 2026 at 9:00"
+func FormatDate(t time.Time, lang string) string {
+	hm := clock(t.Hour()*60+t.Minute(), false)
+	y, mo, d := t.Date()
+	if baseLang(lang) == "en" {
+		return enDayNames[t.Weekday()] + " " + strconv.Itoa(d) + " " + mo.String() + " " + strconv.Itoa(y) + " at " + hm
+	}
+	day := strconv.Itoa(d)
+	if d == 1 {
+		day = "1er"
+	}
+	return frDayNames[t.Weekday()] + " " + day + " " + frMonthNames[mo] + " " + strconv.Itoa(y) + " à " + hm
+}

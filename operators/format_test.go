@@ -45,3 +45,20 @@ func TestFormatOpening(t *testing.T) {
 		t.Errorf("friday evening: %q, want %q", got, "lun. 9:00")
 	}
 }
+
+func TestFormatDate(t *testing.T) {
+	paris, _ := time.LoadLocation("Europe/Paris")
+	for _, c := range []struct {
+		t          time.Time
+		lang, want string
+	}{
+		{time.Date(2026, 12, 7, 9, 0, 0, 0, paris), "fr", "lundi 7 décembre 2026 à 9:00"},
+		{time.Date(2026, 12, 1, 13, 30, 0, 0, paris), "fr", "mardi 1er décembre 2026 à 13:30"},
+		{time.Date(2026, 12, 7, 9, 0, 0, 0, paris), "en", "Monday 7 December 2026 at 9:00"},
+		{time.Date(2027, 2, 3, 14, 5, 0, 0, paris), "en-GB", "Wednesday 3 February 2027 at 14:05"},
+	} {
+		if got := FormatDate(c.t, c.lang); got != c.want {
+			t.Errorf("FormatDate(%v, %s) = %q, want %q", c.t, c.lang, got, c.want)
+		}
+	}
+}

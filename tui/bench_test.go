@@ -20,6 +20,7 @@ func BenchmarkTap(b *testing.B) {
 	esc := tea.KeyPressMsg{Code: tea.KeyEscape}
 	b.ReportAllocs()
 	for b.Loop() {
+		h.advance(tapGuard) // a person, not a double tap
 		next, _ := m.Update(press)
 		next, _ = next.(Model).Update(release)
 		_ = next.(Model).View()
@@ -57,6 +58,7 @@ func TestMemoryFlatOverCalls(t *testing.T) {
 		m = next.(Model)
 	}
 	tap := func(id string) {
+		h.advance(tapGuard) // a person, not a double tap
 		for _, tg := range m.layout().targets {
 			if tg.id == id {
 				up(tea.MouseClickMsg{X: tg.x + 1, Y: tg.y + 1, Button: tea.MouseLeft})

@@ -6,6 +6,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
 )
 
 type kind int
@@ -48,7 +49,11 @@ type text struct {
 type frame struct {
 	texts   []text
 	targets []target
+	scroll  scrollSpan // a long page's scrolling; zero when it fits
 }
+
+// scrollSpan is how far a long page scrolls, and by how much a page.
+type scrollSpan struct{ max, page int }
 
 func (f *frame) add(t target)              { f.targets = append(f.targets, t) }
 func (f *frame) put(x, y, w int, s string) { f.texts = append(f.texts, text{x, y, w, s}) }
@@ -105,14 +110,29 @@ func (m Model) drawBox(t target, focused bool) string {
 		st = m.st.ButtonFocus
 	}
 	inner := max(t.w-4, 1) // border and a cell of air each side
-	lines := make([]string, 0, len(t.lines))
-	for _, l := range t.lines {
-		lines = append(lines, fit(l, inner))
-	}
-	if rows := max(t.h-2, 1); len(lines) > rows {
-		lines = lines[:rows]
+	rows := max(t.h-2, 1)
+	lines := boxLines(t.lines, inner)
+	if len(lines) > rows {
+		lines = lines[:0]
+		for _, l := range t.lines {
+			lines = append(lines, fit(l, inner))
+		}
+		lines = lines[:min(rows, len(lines))]
 	}
 	return st.Width(t.w).Height(t.h).Render(strings.Join(lines, "\n"))
+}
+
+// boxLines wraps a box's lines to its inner width.
+func boxLines(in []string, inner int) []string {
+	lines := make([]string, 0, len(in))
+	for _, l := range in {
+		if ansi.StringWidth(l) > inner {
+			lines = append(lines, wrap(l, inner)...)
+		} else {
+			lines = append(lines, l)
+		}
+	}
+	return lines
 }
 
 // para wraps words to width w and keeps at most rows lines.
@@ -143,14 +163,30 @@ func (m Model) buttonRow(f *frame, y, h int, ts ...target) {
 	if len(ts) == 0 {
 		return
 	}
-	n := len(ts)
-	gap := 2
-	if (m.w-4-gap*(n-1))/n < 6 {
-		gap = 0 // a narrow screen: buttons touch rather than overflow
-	}
-	w := max((m.w-4-gap*(n-1))/n, 3)
+	w, gap := m.rowWidth(len(ts))
 	for i, t := range ts {
 		t.x, t.y, t.w, t.h = 2+i*(w+gap), y, w, h
 		f.add(t)
 	}
+}
+
+// rowWidth is the width of each of n buttons side by side, and the gap
+// between them.
+func (m Model) rowWidth(n int) (w, gap int) {
+	gap = 2
+	if (m.w-4-gap*(n-1))/n < 6 {
+		gap = 0 // a narrow screen: buttons touch rather than overflow
+	}
+	return max((m.w-4-gap*(n-1))/n, 3), gap
+}
+
+// rowHeight is how tall a row of these buttons must be for every label to
+// show whole.
+func (m Model) rowHeight(ts []target) int {
+	w, _ := m.rowWidth(max(len(ts), 1))
+	need := 1
+	for _, t := range ts {
+		need = max(need, len(boxLines(t.lines, max(w-4, 1))))
+	}
+	return need + 2
 }

@@ -275,7 +275,17 @@ func (h *harness) tap(id string) {
 	h.tapAt(x, y)
 }
 
+// tapAt touches a cell as a person does: not before the screen has been
+// there for the tap guard.
 func (h *harness) tapAt(x, y int) {
+	if left := tapGuard - h.clock().Sub(h.m.shownAt); !h.m.shownAt.IsZero() && left > 0 {
+		h.advance(left)
+	}
+	h.tapNow(x, y)
+}
+
+// tapNow touches a cell at once, however new the screen is.
+func (h *harness) tapNow(x, y int) {
 	h.send(tea.MouseClickMsg{X: x, Y: y, Button: tea.MouseLeft})
 	h.send(tea.MouseReleaseMsg{X: x, Y: y, Button: tea.MouseLeft})
 }

@@ -3,8 +3,10 @@ package tui
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/loiret/borne/operators"
@@ -19,17 +21,24 @@ type grid struct {
 
 const (
 	tileMinH = 5
-	tileMaxH = 9
 	tileMaxW = 60
 	tileMinW = 18
 	tileGap  = 2
 )
 
+// homeGrid fits the tiles between the prompt and the buttons. Tiles grow
+// with the screen (no taller than wide, as cells are twice as tall as
+// wide), so a big screen is not left blank; on a short one the blank rows
+// around the grid go first.
 func (m Model) homeGrid() grid {
 	n := max(len(m.ops), 1)
 	by, _ := m.bottom()
 	g := grid{y0: 3}
-	avail := max(by-1-g.y0, tileMinH)
+	gap := 1 // a blank row above the buttons
+	if m.h < 30 {
+		g.y0, gap = 2, 0
+	}
+	avail := max(by-gap-g.y0, tileMinH)
 	rowsFit := max(avail/tileMinH, 1)
 	g.cols = max(1, (m.w-4+tileGap+tileMaxW+tileGap-1)/(tileMaxW+tileGap))
 	for g.cols < 6 && g.cols*rowsFit < n && m.colWidth(g.cols+1) >= tileMinW {
@@ -37,7 +46,7 @@ func (m Model) homeGrid() grid {
 	}
 	g.tw = m.colWidth(g.cols)
 	g.rows = min(rowsFit, (n+g.cols-1)/g.cols)
-	g.th = min(max(avail/g.rows, tileMinH), tileMaxH)
+	g.th = max(min(avail/g.rows, g.tw/2), tileMinH)
 	g.perPage = g.cols * g.rows
 	g.pages = (n + g.perPage - 1) / g.perPage
 	return g
@@ -56,7 +65,7 @@ func (m Model) home(f *frame) {
 		k := i - first
 		r, c := k/g.cols, k%g.cols
 		f.add(target{
-			id: "op:" + strconv.Itoa(i), kind: kindTile, lines: m.tileLines(i),
+			id: "op:" + strconv.Itoa(i), kind: kindTile, lines: m.tileLines(i, g.tw-4, g.th-2),
 			x: 2 + c*(g.tw+tileGap), y: g.y0 + r*g.th, w: g.tw, h: g.th,
 		})
 	}
@@ -74,17 +83,78 @@ func (m Model) home(f *frame) {
 	m.buttonRow(f, by, bh, buttons...)
 }
 
-func (m Model) tileLines(i int) []string {
+// tileLines is what tile i says in w columns and rows lines, most needed
+// first: its name and whether it answers or when it opens are whole
+// (wrapped); the summary takes the rows left, and a big tile lists what
+// the operator helps with too.
+func (m Model) tileLines(i, w, rows int) []string {
 	tx := m.text(i)
 	status, open := m.status(i)
-	if g := m.homeGrid(); !open && !m.suspended(i) && ansi.StringWidth(status) > g.tw-4 {
-		status = m.shortStatus(m.ops[i])
+	sts := wrap(status, w)
+	if !open && !m.suspended(i) && len(sts) > 1 {
+		sts = wrap(m.shortStatus(m.ops[i]), w)
 	}
+	name := wrap(tx.Name, w)
+	if room := rows - len(sts); len(name) > room {
+		name = cut(name, max(room, 1), w)
+	}
+	left := rows - len(name) - len(sts)
+	sum := cut(wrap(tx.Summary, w), left, w)
+	left -= len(sum)
 	st := m.st.Closed
 	if open {
 		st = m.st.Open
 	}
-	return []string{m.st.TileTitle.Render(tx.Name), m.st.TileText.Render(tx.Summary), st.Render(status)}
+	var out []string
+	add := func(st lipgloss.Style, ls []string) {
+		for _, l := range ls {
+			out = append(out, st.Render(l))
+		}
+	}
+	spaced := left >= 3 // air between the parts of a big tile
+	add(m.st.TileTitle, name)
+	if spaced {
+		out = append(out, "")
+	}
+	add(m.st.TileText, sum)
+	if spaced {
+		out = append(out, "")
+	}
+	add(st, sts)
+	if helps := m.tileHelps(tx.Helps, w, left-3); len(helps) > 0 {
+		out = append(out, "")
+		add(m.st.TileText, helps)
+	}
+	return out
+}
+
+// tileHelps lists what an operator helps with, wrapped under their
+// bullets, when all of it fits in rows.
+func (m Model) tileHelps(helps []string, w, rows int) []string {
+	if len(helps) == 0 || w < 30 {
+		return nil
+	}
+	var out []string
+	widest := 0
+	for _, h := range helps {
+		for j, l := range wrap(h, w-2) {
+			if j == 0 {
+				l = "• " + l
+			} else {
+				l = "  " + l
+			}
+			widest = max(widest, ansi.StringWidth(l))
+			out = append(out, l)
+		}
+	}
+	if len(out)+1 > rows {
+		return nil
+	}
+	// As wide as each other, the centred lines line up on the left.
+	for i, l := range out {
+		out[i] = l + strings.Repeat(" ", widest-ansi.StringWidth(l))
+	}
+	return out
 }
 
 // status says whether op answers now, or when it next will.
@@ -114,7 +184,7 @@ func (m Model) openOperator(i int) (Model, tea.Cmd) {
 	if i < 0 || i >= len(m.ops) {
 		return m, nil
 	}
-	m.scr, m.sel, m.notice = scrOperator, i, ""
+	m.scr, m.sel, m.notice, m.scroll = scrOperator, i, "", 0
 	m.firstFocus()
 	return m, m.record(usage.Event{Kind: usage.KindOperatorViewed, Operator: m.ops[i].ID})
 }

@@ -3,6 +3,7 @@ package tui
 import (
 	"strconv"
 	"strings"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 )
@@ -46,28 +47,68 @@ func (m Model) onKey(k tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 			return m, tea.Batch(cmd, next)
 		}
 	}
-	targets := m.layout().targets
-	switch k.String() {
-	case "tab", "right":
+	f := m.layout()
+	targets := f.targets
+	switch k := k.String(); {
+	case k == "pgdown":
+		m.scrollBy(f.scroll.page)
+	case k == "pgup":
+		m.scrollBy(-f.scroll.page)
+	case k == "down" && f.scroll.max > 0:
+		m.scrollBy(1)
+	case k == "up" && f.scroll.max > 0:
+		m.scrollBy(-1)
+	case k == "tab", k == "right":
 		m.moveFocus(targets, 1)
-	case "shift+tab", "left":
+	case k == "shift+tab", k == "left":
 		m.moveFocus(targets, -1)
-	case "down":
+	case k == "down":
 		m.moveFocus(targets, m.columns())
-	case "up":
+	case k == "up":
 		m.moveFocus(targets, -m.columns())
-	case "enter", "space":
+	case k == "enter", k == "space":
 		if m.focus >= 0 && m.focus < len(targets) {
 			return m.activate(targets[m.focus], cmd)
 		}
-	case "esc":
+	case k == "esc":
 		return m.back(cmd)
-	case "1", "2", "3", "4", "5":
+	case len(k) == 1 && k >= "1" && k <= "5":
 		if m.scr == scrAfter {
-			return m.activate(target{id: "score:" + k.String()}, cmd)
+			return m.activate(target{id: "score:" + k}, cmd)
 		}
 	}
 	return m, cmd
+}
+
+// onWheel scrolls a long page under a finger's swipe or a wheel.
+func (m Model) onWheel(ms tea.Mouse) (tea.Model, tea.Cmd) {
+	cmd, woke := m.touched()
+	if woke || m.blocked() || m.asleep {
+		return m, cmd
+	}
+	switch ms.Button {
+	case tea.MouseWheelDown:
+		m.scrollBy(2)
+	case tea.MouseWheelUp:
+		m.scrollBy(-2)
+	}
+	return m, cmd
+}
+
+// keepFocus moves the focus off a ▲/▼ button that a scroll has just
+// disabled, to the other one. (A busy print button keeps it: it says
+// why it does nothing.)
+func (m *Model) keepFocus() {
+	ts := m.layout().targets
+	if m.focus < 0 || m.focus >= len(ts) || !ts[m.focus].disabled {
+		return
+	}
+	switch ts[m.focus].id {
+	case idScrollDown:
+		m.moveFocus(ts, -1)
+	case idScrollUp:
+		m.moveFocus(ts, 1)
+	}
 }
 
 // moveFocus moves along the targets that can take focus, wrapping around.
@@ -108,10 +149,32 @@ func (m Model) columns() int {
 	return 1
 }
 
+// tapGuard is how long a new screen ignores touches: elderly people
+// double-tap, and the second tap of "Appeler" must not land on the next
+// screen's buttons.
+const tapGuard = 500 * time.Millisecond
+
+// where identifies the screen shown, to tell when it changes.
+type where struct {
+	screen    string
+	page, sel int
+	mpage     maintPage
+	confirm   maintOp
+}
+
+func (m Model) where() where {
+	return where{screen: m.Screen(), page: m.page, sel: m.sel, mpage: m.maint.page, confirm: m.maint.confirm}
+}
+
+// guarded tells whether the screen is too new to take a touch.
+func (m Model) guarded() bool {
+	return !m.shownAt.IsZero() && m.d.Now().Sub(m.shownAt) < tapGuard
+}
+
 func (m Model) onPress(ms tea.Mouse) (tea.Model, tea.Cmd) {
 	cmd, woke := m.touched()
 	m.pressed = ""
-	if woke || ms.Button != tea.MouseLeft {
+	if woke || ms.Button != tea.MouseLeft || m.guarded() {
 		return m, cmd
 	}
 	m.pressed = m.hit(ms.X, ms.Y)
@@ -125,7 +188,7 @@ func (m Model) onPress(ms tea.Mouse) (tea.Model, tea.Cmd) {
 func (m Model) onRelease(ms tea.Mouse) (tea.Model, tea.Cmd) {
 	pressed := m.pressed
 	m.pressed = ""
-	if pressed == "" {
+	if pressed == "" || m.guarded() {
 		return m, nil
 	}
 	if m.hit(ms.X, ms.Y) != pressed {
@@ -205,6 +268,13 @@ func (m Model) activate(t target, cmd tea.Cmd) (tea.Model, tea.Cmd) {
 		m, next = m.endCall()
 	case id == idPrint:
 		m, next = m.printSheet()
+	case id == idScrollDown:
+		m.scrollBy(m.layout().scroll.page)
+	case id == idScrollUp:
+		m.scrollBy(-m.layout().scroll.page)
+	}
+	if strings.HasPrefix(t.id, "scroll:") {
+		m.keepFocus()
 	}
 	return m, tea.Batch(cmd, next)
 }

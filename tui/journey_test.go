@@ -139,8 +139,10 @@ func TestClosedOperatorPrintsItsSlip(t *testing.T) {
 	h.tap(idPrint)
 	h.until("printed", func(m Model) bool { return m.notice == "print.done" })
 	doc := h.m.document()
-	if doc.Kind != "slip" || !strings.Contains(strings.Join(doc.Lines, "\n"), "3646") ||
-		!strings.Contains(strings.Join(doc.Lines, "\n"), "ouvre lun.") {
+	// Read at home another day: a date and the hours, no "aujourd'hui".
+	lines := strings.Join(doc.Lines, "\n")
+	if doc.Kind != "slip" || doc.Phone != "3646" || doc.Opens != "lundi 7 décembre 2026 à 8:30" ||
+		!strings.Contains(lines, "• lun.-ven. 08:30-12:00") || strings.Contains(lines+doc.Opens, "aujourd'hui") {
 		t.Fatalf("slip: %+v", doc)
 	}
 }

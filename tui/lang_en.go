@@ -19,7 +19,7 @@ func init() {
 		"op.phone":               "Phone: %s",
 		"op.website":             "Website: %s",
 		"call":                   "Call",
-		"call.closed":            "Calls possible %s",
+		"call.closed":            "from %s",
 		"print.sheet":            "Print this sheet",
 		"back":                   "Back",
 		"calling.check":          "Checking the camera and the screen…",
@@ -119,6 +119,7 @@ func init() {
 		"maint.client-reset":     "The video client is stopped: it starts again with the next call.",
 		"print.form":             "Print: %s",
 		"maint.printer":          "Restart the printer",
+		"scroll.more":            "more",
 		"maint.printer-done":     "Printer restarted, %d job(s) resumed.",
 
 		// Maintenance's answers in words, and the remote viewer's bar.

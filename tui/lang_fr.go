@@ -19,7 +19,7 @@ func init() {
 		"op.phone":               "Téléphone : %s",
 		"op.website":             "Site : %s",
 		"call":                   "Appeler",
-		"call.closed":            "Appel possible %s",
+		"call.closed":            "dès %s",
 		"print.sheet":            "Imprimer la fiche",
 		"back":                   "Retour",
 		"calling.check":          "Vérification de la caméra et de l'écran…",
@@ -119,6 +119,7 @@ func init() {
 		"maint.client-reset":     "Le client vidéo est arrêté : il repartira au prochain appel.",
 		"print.form":             "Imprimer : %s",
 		"maint.printer":          "Relancer l'imprimante",
+		"scroll.more":            "suite",
 		"maint.printer-done":     "Imprimante relancée, %d impression(s) reprise(s).",
 
 		// Maintenance's answers in words, and the remote viewer's bar.

@@ -88,6 +88,9 @@ type Model struct {
 
 	oos   usage.OutOfService // set by maintenance; zero: in service
 	maint maintState
+
+	shownAt time.Time // when the screen last changed (tapGuard)
+	scroll  int       // first line shown of a long operator page
 }
 
 type siteText struct{ name, phone string }
@@ -152,8 +155,22 @@ func (m Model) Init() tea.Cmd {
 	return tea.Batch(func() tea.Msg { return clockMsg{} }, m.clockTick(), m.idleTimers(), m.askPrinter(), m.resizeChecks())
 }
 
-// Update routes messages: globals first, then input, then the call.
+// Update routes a message, then notes when the screen changed: a new
+// screen ignores touches a moment (tapGuard), and a press made on the
+// screen before never completes a tap on this one.
 func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	before := m.where()
+	next, cmd := m.route(msg)
+	n, ok := next.(Model)
+	if ok && n.where() != before {
+		n.shownAt, n.pressed = n.d.Now(), ""
+		return n, cmd
+	}
+	return next, cmd
+}
+
+// route routes messages: globals first, then input, then the call.
+func (m Model) route(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.w, m.h = max(msg.Width, 1), max(msg.Height, 1)
@@ -175,6 +192,8 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m.onPress(msg.Mouse())
 	case tea.MouseReleaseMsg:
 		return m.onRelease(msg.Mouse())
+	case tea.MouseWheelMsg:
+		return m.onWheel(msg.Mouse())
 	case idleMsg, dimMsg, attractMsg, afterTimeoutMsg:
 		return m.onTimer(msg)
 	case OutOfServiceMsg, BackInServiceMsg:

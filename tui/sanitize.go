@@ -46,3 +46,26 @@ func fit(s string, w int) string {
 	}
 	return ansi.Truncate(s, w, "…")
 }
+
+// wrap breaks plain text into lines of at most w cells, between words
+// where it can.
+func wrap(s string, w int) []string {
+	if s == "" || w <= 0 {
+		return nil
+	}
+	return strings.Split(ansi.Wrap(s, w, ""), "\n")
+}
+
+// cut keeps the first n lines, marking the last with an ellipsis when
+// some are dropped.
+func cut(lines []string, n, w int) []string {
+	if len(lines) <= n {
+		return lines
+	}
+	if n <= 0 {
+		return nil
+	}
+	out := append([]string(nil), lines[:n]...)
+	out[n-1] = fit(out[n-1]+"…", w)
+	return out
+}

@@ -85,8 +85,17 @@ func (m Model) calling(f *frame) {
 	y := m.h / 4
 	y = m.centred(f, y, m.st.Title.Render(fmt.Sprintf(m.t("calling.with"), op.Name)))
 	m.centred(f, y+1, status)
+	m.awayFromCall(f, target{id: idCancel, lines: []string{m.t("cancel")}})
+}
+
+// awayFromCall puts a call's only button in the bottom row's right third:
+// never where "Appeler" was (the left of the operator screen's row), so
+// the second tap of a double tap cannot cancel or end the call it started.
+func (m Model) awayFromCall(f *frame, t target) {
 	by, bh := m.bottom()
-	m.buttonRow(f, by, bh, target{id: idCancel, lines: []string{m.t("cancel")}})
+	var row frame
+	m.buttonRow(&row, by, bh, target{}, target{}, t)
+	f.add(row.targets[2])
 }
 
 func (m Model) inCall(f *frame) {
@@ -100,8 +109,7 @@ func (m Model) inCall(f *frame) {
 		lines = append(lines, m.st.Warn.Render(fmt.Sprintf(m.t("incall.warn"), int(left.Minutes()+0.999))))
 	}
 	m.centred(f, m.h/4, lines...)
-	by, bh := m.bottom()
-	m.buttonRow(f, by, bh, target{id: idEnd, kind: kindPrimary, lines: []string{m.t("end")}})
+	m.awayFromCall(f, target{id: idEnd, kind: kindPrimary, lines: []string{m.t("end")}})
 }
 
 func (m Model) afterCall(f *frame) {

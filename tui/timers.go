@@ -143,7 +143,7 @@ func (m Model) pristine() bool {
 
 func (m *Model) goHome() {
 	m.scr, m.sel, m.focus, m.page, m.pressed, m.notice, m.unavail = scrHome, 0, 0, 0, "", "", ""
-	m.noticeReason = ""
+	m.noticeReason, m.scroll = "", 0
 	// Only what outlives the pad and the menu stays: the corner's taps, the
 	// pad's count and its lock-out.
 	m.maint = maintState{taps: m.maint.taps, pad: m.maint.pad, lockUntil: m.maint.lockUntil}

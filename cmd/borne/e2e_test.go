@@ -51,6 +51,8 @@ type term struct {
 	sock   string
 	status string
 	input  io.Writer // where taps go; nil: the pane's own keyboard
+	last   string    // the screen last captured
+	since  time.Time // when it was first seen
 }
 
 func startTerm(t *testing.T, w, h int, args ...string) *term {
@@ -83,7 +85,18 @@ func (tm *term) tmux(args ...string) string {
 	return string(out)
 }
 
-func (tm *term) screen() string { return tm.tmux("capture-pane", "-p", "-t", "k") }
+func (tm *term) screen() string {
+	s := tm.tmux("capture-pane", "-p", "-t", "k")
+	if s != tm.last {
+		tm.last, tm.since = s, time.Now()
+	}
+	return s
+}
+
+// steady is how long a screen must stay the same before tapText touches
+// it: a new screen ignores touches for a moment (tui's tap guard), as a
+// person waits to read it.
+const steady = 600 * time.Millisecond
 
 // waitFor waits until the screen shows text and returns the screen.
 func (tm *term) waitFor(text string) string {
@@ -117,10 +130,26 @@ func (tm *term) waitUntil(what string, ok func(string) bool) {
 	}
 }
 
-// tapText touches the middle of the first place the screen shows text.
+// settle waits until the screen has stayed the same a moment and returns
+// it.
+func (tm *term) settle() string {
+	s := tm.screen()
+	for time.Since(tm.since) < steady {
+		time.Sleep(50 * time.Millisecond)
+		s = tm.screen()
+	}
+	return s
+}
+
+// tapText touches the middle of the first place the screen shows text,
+// once the screen has stayed the same a moment.
 func (tm *term) tapText(text string) {
 	tm.t.Helper()
-	s := tm.waitFor(text)
+	tm.waitFor(text)
+	s := tm.settle()
+	if !strings.Contains(s, text) {
+		s = tm.waitFor(text)
+	}
 	for y, line := range strings.Split(s, "\n") {
 		if i := strings.Index(line, text); i >= 0 {
 			x := len([]rune(line[:i])) + len([]rune(text))/2
@@ -261,7 +290,8 @@ func TestE2EWholeCallByTouch(t *testing.T) {
 	tm.waitFor("Terminer l'appel")
 	time.Sleep(1100 * time.Millisecond) // a call of a second at least
 	tm.tapText("Terminer l'appel")
-	s := tm.waitFor("Comment s'est passé votre échange ?")
+	tm.waitFor("Comment s'est passé votre échange ?")
+	s := tm.settle()
 	// The scores are a row of buttons: touch the 4.
 	for y, line := range strings.Split(s, "\n") {
 		if strings.Contains(line, "│") && strings.Contains(line, " 1 ") && strings.Contains(line, " 4 ") {
@@ -295,6 +325,39 @@ func TestE2EWholeCallByTouch(t *testing.T) {
 		if e["site"] != "test-gien" || e["place"] != "Gien" || e["seq"].(float64) != float64(i+1) {
 			t.Fatalf("event %d: %v", i, e)
 		}
+	}
+}
+
+// An elderly person double-taps "Appeler": the second tap, 0.2 s later,
+// neither cancels the call being set up nor ends the one started.
+func TestE2EDoubleTapOnCallKeepsTheCall(t *testing.T) {
+	cfg, db := testConfig(t)
+	tm := startTerm(t, 80, 24, "run", "--config", cfg)
+	tm.tapText("Appel d'essai")
+	tm.tapText("Appeler")
+	s := tm.last
+	for y, line := range strings.Split(s, "\n") {
+		if i := strings.Index(line, "Appeler"); i >= 0 {
+			x := len([]rune(line[:i])) + 3
+			time.Sleep(200 * time.Millisecond)
+			tm.tap(x, y)
+			break
+		}
+	}
+	tm.waitFor("Terminer l'appel")
+	time.Sleep(time.Second)
+	if s := tm.screen(); !strings.Contains(s, "Terminer l'appel") {
+		t.Fatalf("the call did not last:\n%s", s)
+	}
+	tm.signal(syscall.SIGTERM)
+	tm.exitStatus()
+	var kinds []string
+	for _, e := range exportEvents(t, db) {
+		kinds = append(kinds, e["kind"].(string))
+	}
+	got := strings.Join(kinds, " ")
+	if !strings.Contains(got, "session_started") || strings.Contains(got, "session_ended") {
+		t.Fatalf("events: %s", got)
 	}
 }
 
