@@ -46,7 +46,7 @@ func (m Model) homeGrid() grid {
 	}
 	g.tw = m.colWidth(g.cols)
 	g.rows = min(rowsFit, (n+g.cols-1)/g.cols)
-	g.th = max(min(avail/g.rows, g.tw/2), tileMinH)
+	g.th = max(min(avail/g.rows, g.tw*2/3), tileMinH)
 	g.perPage = g.cols * g.rows
 	g.pages = (n + g.perPage - 1) / g.perPage
 	return g
@@ -111,7 +111,7 @@ func (m Model) tileLines(i, w, rows int) []string {
 			out = append(out, st.Render(l))
 		}
 	}
-	spaced := left >= 3 // air between the parts of a big tile
+	spaced := left >= 7 // air between the parts of a big tile
 	add(m.st.TileTitle, name)
 	if spaced {
 		out = append(out, "")
@@ -124,6 +124,13 @@ func (m Model) tileLines(i, w, rows int) []string {
 	if helps := m.tileHelps(tx.Helps, w, left-3); len(helps) > 0 {
 		out = append(out, "")
 		add(m.st.TileText, helps)
+	}
+	// Every tile's words start on the same row, a little down a big one.
+	if rows-len(out) >= 4 {
+		out = append([]string{"", ""}, out...)
+	}
+	for len(out) < rows {
+		out = append(out, "")
 	}
 	return out
 }
