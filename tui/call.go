@@ -232,6 +232,7 @@ func (m Model) onEnded(msg sessionEndedMsg) (tea.Model, tea.Cmd) {
 		return m.failCall("unavail.ended", dur)
 	}
 	e := m.callEvent(usage.Event{Kind: usage.KindSessionEnded, Operator: m.call.op, Outcome: outcome, DurationMS: dur.Milliseconds()})
+	m.call.ending = outcome // the after-call screen says why a call was cut
 	m.callWorked(m.call.op)
 	m.call.session = nil
 	if m.call.test { // an agent's trial: back to maintenance, no survey
@@ -321,6 +322,6 @@ func (m Model) score(n int) (Model, tea.Cmd) {
 		return m, nil
 	}
 	op := m.call.op
-	m.goHome()
+	m.nextPerson()
 	return m, m.record(usage.Event{Kind: usage.KindSurvey, Operator: op, Detail: map[string]any{"score": n}})
 }

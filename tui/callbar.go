@@ -54,7 +54,7 @@ func (m Model) callBar(f *frame) {
 		m.st.Text.Render(fit(fmt.Sprintf(m.t("incall.elapsed"), clockDuration(el)), w)),
 	}
 	if left := m.maxSession() - el; left <= 5*time.Minute {
-		lines = append(lines, m.st.Warn.Render(fit(fmt.Sprintf(m.t("incall.warn"), int(left.Minutes()+0.999)), w)))
+		lines = append(lines, m.st.Warn.Render(fit(fmt.Sprintf(m.t("incall.warn"), plural(m.lang, "n.minutes", int(left.Minutes()+0.999))), w)))
 	}
 	if m.blocked() {
 		// The number whole, in fewer words when the bar is narrow.

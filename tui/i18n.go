@@ -1,6 +1,11 @@
 package tui
 
-import "sort"
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+)
 
 // catalog holds every word the shell shows in one language. Adding a
 // language is one file that registers its catalog in init.
@@ -34,4 +39,27 @@ func tr(lang, key string) string {
 		return s
 	}
 	return key
+}
+
+// plural is n things in lang: key+".one" for one (in French zero too),
+// key+".other" otherwise, each with its %d.
+func plural(lang, key string, n int) string {
+	one := n == 1
+	if lang != "en" { // French, and the French fallback
+		one = n == 0 || n == 1
+	}
+	if one {
+		return fmt.Sprintf(tr(lang, key+".one"), n)
+	}
+	return fmt.Sprintf(tr(lang, key+".other"), n)
+}
+
+// decimal writes x with one decimal as lang does: "4,5" in French,
+// "4.5" in English.
+func decimal(lang string, x float64) string {
+	s := strconv.FormatFloat(x, 'f', 1, 64)
+	if lang != "en" {
+		s = strings.Replace(s, ".", ",", 1)
+	}
+	return s
 }

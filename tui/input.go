@@ -258,8 +258,10 @@ func (m Model) activate(t target, cmd tea.Cmd) (tea.Model, tea.Cmd) {
 	case id == idPrev:
 		m.page = max(m.page-1, 0)
 		m.focus = 0
-	case id == idBack, id == idSkip:
+	case id == idBack:
 		m.goHome()
+	case id == idSkip:
+		m.nextPerson()
 	case id == idCall:
 		m, next = m.startCall()
 	case id == idCancel:

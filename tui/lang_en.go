@@ -28,7 +28,7 @@ func init() {
 		"cancel":                 "Cancel",
 		"incall.with":            "In a call with %s",
 		"incall.elapsed":         "Duration: %s",
-		"incall.warn":            "The call will end in %d minutes.",
+		"incall.warn":            "The call will end in %s.",
 		"bar.help":               "A problem? Call %s",
 		"bar.help.short":         "Help: %s",
 		"end":                    "End call",
@@ -82,7 +82,7 @@ func init() {
 		"dev.printer":            "Printer",
 		"dev.client":             "Video client",
 		"dev.log":                "Usage log",
-		"figures.line":           "%s: %d calls (%d completed), %d prints, %d ratings (average %s)",
+		"figures.line":           "%s: %s (%s), %s, %s (average %s)",
 		"figures.today":          "Today",
 		"figures.month":          "This month",
 		"figures.faults":         "Recent faults",
@@ -119,8 +119,7 @@ func init() {
 		"maint.client-reset":     "The video client is stopped: it starts again with the next call.",
 		"print.form":             "Print: %s",
 		"maint.printer":          "Restart the printer",
-		"scroll.more":            "more",
-		"maint.printer-done":     "Printer restarted, %d job(s) resumed.",
+		"maint.printer-done":     "Printer restarted, %s.",
 
 		// Maintenance's answers in words, and the remote viewer's bar.
 		"maint.confirm.restart":     "Restart the kiosk? The screen goes blank for a few seconds, then the kiosk comes back on its home screen.",
@@ -158,5 +157,21 @@ func init() {
 		"remote.no-pin":             "remote maintenance unavailable: no PIN configured",
 		"remote.locked":             "maintenance locked",
 		"remote.empty":              "(the kiosk has not drawn anything yet)",
+
+		// The citizen's screens: counts by plural, a long page, a call cut short.
+		"n.minutes.one":     "%d minute",
+		"n.minutes.other":   "%d minutes",
+		"n.calls.one":       "%d call",
+		"n.calls.other":     "%d calls",
+		"n.completed.one":   "%d completed",
+		"n.completed.other": "%d completed",
+		"n.prints.one":      "%d print",
+		"n.prints.other":    "%d prints",
+		"n.ratings.one":     "%d rating",
+		"n.ratings.other":   "%d ratings",
+		"n.resumed.one":     "%d job resumed",
+		"n.resumed.other":   "%d jobs resumed",
+		"after.maxed":       "The call was stopped after %s: the longest a call may last on this kiosk.",
+		"scroll.more":       "more",
 	})
 }

@@ -28,7 +28,7 @@ func init() {
 		"cancel":                 "Annuler",
 		"incall.with":            "En appel avec %s",
 		"incall.elapsed":         "Durée : %s",
-		"incall.warn":            "L'appel se terminera dans %d minutes.",
+		"incall.warn":            "L'appel se terminera dans %s.",
 		"bar.help":               "Un problème ? Appelez le %s",
 		"bar.help.short":         "Aide : %s",
 		"end":                    "Terminer l'appel",
@@ -82,7 +82,7 @@ func init() {
 		"dev.printer":            "Imprimante",
 		"dev.client":             "Client vidéo",
 		"dev.log":                "Journal d'utilisation",
-		"figures.line":           "%s : %d appels (%d menés à terme), %d impressions, %d avis (moyenne %s)",
+		"figures.line":           "%s : %s (%s), %s, %s (moyenne %s)",
 		"figures.today":          "Aujourd'hui",
 		"figures.month":          "Ce mois-ci",
 		"figures.faults":         "Pannes récentes",
@@ -119,8 +119,7 @@ func init() {
 		"maint.client-reset":     "Le client vidéo est arrêté : il repartira au prochain appel.",
 		"print.form":             "Imprimer : %s",
 		"maint.printer":          "Relancer l'imprimante",
-		"scroll.more":            "suite",
-		"maint.printer-done":     "Imprimante relancée, %d impression(s) reprise(s).",
+		"maint.printer-done":     "Imprimante relancée, %s.",
 
 		// Maintenance's answers in words, and the remote viewer's bar.
 		"maint.confirm.restart":     "Redémarrer la borne ? L'écran s'éteint quelques secondes, puis la borne revient sur l'accueil.",
@@ -158,5 +157,21 @@ func init() {
 		"remote.no-pin":             "maintenance à distance indisponible : pas de code PIN configuré",
 		"remote.locked":             "maintenance verrouillée",
 		"remote.empty":              "(la borne n'a encore rien affiché)",
+
+		// The citizen's screens: counts by plural, a long page, a call cut short.
+		"n.minutes.one":     "%d minute",
+		"n.minutes.other":   "%d minutes",
+		"n.calls.one":       "%d appel",
+		"n.calls.other":     "%d appels",
+		"n.completed.one":   "%d mené à terme",
+		"n.completed.other": "%d menés à terme",
+		"n.prints.one":      "%d impression",
+		"n.prints.other":    "%d impressions",
+		"n.ratings.one":     "%d avis",
+		"n.ratings.other":   "%d avis",
+		"n.resumed.one":     "%d impression reprise",
+		"n.resumed.other":   "%d impressions reprises",
+		"after.maxed":       "L'appel a été arrêté après %s : c'est la durée la plus longue permise sur cette borne.",
+		"scroll.more":       "suite",
 	})
 }

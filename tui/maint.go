@@ -260,14 +260,7 @@ func (m Model) figuresPage(f *frame) {
 		f.put(2, 5, m.w-4, m.st.Text.Render(m.t("maint.checking")))
 		return
 	}
-	line := func(label string, x Figures) string {
-		avg := "—"
-		if x.Surveys > 0 {
-			avg = fmt.Sprintf("%.1f", float64(x.ScoreSum)/float64(x.Surveys))
-		}
-		return fmt.Sprintf(m.t("figures.line"), label, x.Calls, x.Completed, x.Prints, x.Surveys, avg)
-	}
-	lines := []string{line(m.t("figures.today"), m.maint.figures[0]), line(m.t("figures.month"), m.maint.figures[1]), "", m.st.Title.Render(m.t("figures.faults"))}
+	lines := []string{m.figuresLine(m.t("figures.today"), m.maint.figures[0]), m.figuresLine(m.t("figures.month"), m.maint.figures[1]), "", m.st.Title.Render(m.t("figures.faults"))}
 	if len(m.maint.figures[1].Faults) == 0 {
 		lines = append(lines, m.t("figures.nofault"))
 	}
@@ -276,6 +269,18 @@ func (m Model) figuresPage(f *frame) {
 	}
 	by, _ := m.bottom()
 	f.put(2, 5, m.w-4, m.para(m.st.Text, strings.Join(lines, "\n"), m.w-4, by-6))
+}
+
+// figuresLine is one period's figures, in the words and numbers of the
+// language on screen: "1 impression", "moyenne 4,5".
+func (m Model) figuresLine(label string, x Figures) string {
+	avg := "—"
+	if x.Surveys > 0 {
+		avg = decimal(m.lang, float64(x.ScoreSum)/float64(x.Surveys))
+	}
+	n := func(key string, v int) string { return plural(m.lang, key, v) }
+	return fmt.Sprintf(m.t("figures.line"), label, n("n.calls", x.Calls), n("n.completed", x.Completed),
+		n("n.prints", x.Prints), n("n.ratings", x.Surveys), avg)
 }
 
 func (m Model) servicePage(f *frame) {
@@ -322,10 +327,10 @@ func (m Model) maintAction(a maintAction) (Model, tea.Cmd) {
 		return m, m.maintCmd("maint.purge.failed", func(ctx context.Context) (string, error) { return m.t("maint.purged"), p.Purge(ctx) })
 	case opPrinter:
 		q := m.d.HW.Printer.(hw.PrintQueue)
-		done := m.t("maint.printer-done")
+		lang := m.lang
 		return m, m.maintCmd("maint.printer.failed", func(ctx context.Context) (string, error) {
 			n, err := restartPrinter(ctx, q)
-			return fmt.Sprintf(done, n), err
+			return fmt.Sprintf(tr(lang, "maint.printer-done"), plural(lang, "n.resumed", n)), err
 		})
 	case opResetClient:
 		if m.refuseDuringCall() {

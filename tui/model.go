@@ -134,10 +134,7 @@ func New(d Deps) Model {
 }
 
 func (m *Model) resetPreferences() {
-	m.lang = "fr"
-	if l := m.d.Config.Site.Languages; len(l) > 0 {
-		m.lang = l[0]
-	}
+	m.lang = m.siteLang()
 	m.theme = m.d.Config.Kiosk.Theme
 	if _, ok := m.styles[m.theme]; !ok {
 		m.theme = "default"

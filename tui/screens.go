@@ -1,10 +1,13 @@
 package tui
 
 import (
-	"charm.land/lipgloss/v2"
 	"fmt"
 	"strconv"
 	"time"
+
+	"charm.land/lipgloss/v2"
+
+	"github.com/loiret/borne/usage"
 )
 
 // layout is the current screen's frame. The maintenance corner comes last
@@ -106,14 +109,19 @@ func (m Model) inCall(f *frame) {
 		fmt.Sprintf(m.t("incall.elapsed"), clockDuration(el)),
 	}
 	if left := m.maxSession() - el; left <= 5*time.Minute {
-		lines = append(lines, m.st.Warn.Render(fmt.Sprintf(m.t("incall.warn"), int(left.Minutes()+0.999))))
+		lines = append(lines, m.st.Warn.Render(fmt.Sprintf(m.t("incall.warn"), plural(m.lang, "n.minutes", int(left.Minutes()+0.999)))))
 	}
 	m.centred(f, m.h/4, lines...)
 	m.awayFromCall(f, target{id: idEnd, kind: kindPrimary, lines: []string{m.t("end")}})
 }
 
 func (m Model) afterCall(f *frame) {
-	y := m.centred(f, m.h/5, m.st.Title.Render(m.t("after.question")), m.st.Muted.Render(m.t("after.scale")))
+	y := m.h / 5
+	if m.call.ending == usage.OutcomeTimeout {
+		maxed := fmt.Sprintf(m.t("after.maxed"), plural(m.lang, "n.minutes", int(m.maxSession().Minutes())))
+		y = m.centred(f, max(y-3, 2), m.st.Warn.Render(maxed)) + 1
+	}
+	y = m.centred(f, y, m.st.Title.Render(m.t("after.question")), m.st.Muted.Render(m.t("after.scale")))
 	bh := 3
 	if m.h >= 40 {
 		bh = 5

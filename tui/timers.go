@@ -125,7 +125,7 @@ func (m Model) onTimer(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case afterTimeoutMsg:
 		if msg.gen == m.call.gen && m.scr == scrAfter {
-			m.goHome()
+			m.nextPerson()
 		}
 	}
 	return m, nil
@@ -133,12 +133,24 @@ func (m Model) onTimer(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 // pristine tells whether the screen is what a newcomer should find.
 func (m Model) pristine() bool {
-	lang := "fr"
-	if l := m.d.Config.Site.Languages; len(l) > 0 {
-		lang = l[0]
-	}
 	return m.scr == scrHome && m.page == 0 && m.focus == 0 && m.notice == "" &&
-		m.lang == lang && m.theme == m.d.Config.Kiosk.Theme
+		m.lang == m.siteLang() && m.theme == m.d.Config.Kiosk.Theme
+}
+
+// siteLang is the site's default language: the first it lists.
+func (m Model) siteLang() string {
+	if l := m.d.Config.Site.Languages; len(l) > 0 {
+		return l[0]
+	}
+	return "fr"
+}
+
+// nextPerson ends a call's survey: home, in the site's language, for
+// whoever comes next. (The theme stays until the idle reset: the same
+// person may still be there.)
+func (m *Model) nextPerson() {
+	m.goHome()
+	m.lang = m.siteLang()
 }
 
 func (m *Model) goHome() {
