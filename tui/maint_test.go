@@ -219,7 +219,7 @@ func TestStatusFiguresAndTests(t *testing.T) {
 	h.tap("m:menu")
 	h.tap("m:figures")
 	h.until("figures", func(m Model) bool { return m.maint.figures != nil })
-	if v := plain(h.m); !strings.Contains(v, "7 appels (6 menés à terme), 3 impressions, 2 avis (moyenne 4.5)") || !strings.Contains(v, "camera: unplugged") {
+	if v := plain(h.m); !strings.Contains(v, "7 appels (6 menés à terme), 3 impressions, 2 avis (moyenne 4,5)") || !strings.Contains(v, "camera: unplugged") {
 		t.Fatalf("figures:\n%s", v)
 	}
 	h.tap("m:menu")
