@@ -117,6 +117,7 @@ func newHarnessDeps(t testing.TB, w, h int, now time.Time, change func(*config.C
 	dir := t.TempDir()
 	hs := &harness{t: t, printDir: dir, mach: sim.New(dir), log: &memLog{}, msgs: make(chan tea.Msg, 64), now: now}
 	hs.lockPath = filepath.Join(dir, "attempts")
+	hs.mach.SetLocation(cfg.Location())
 	d := Deps{
 		Config: cfg, Operators: ops, HW: hs.mach.Hardware(), Log: hs.log, Maint: hs.maintenance(cfg),
 		Now: hs.clock, After: hs.after, Logger: slog.New(slog.DiscardHandler),

@@ -180,7 +180,9 @@ func hardware(cfg *config.Config, logger *slog.Logger) (hw.Hardware, error) {
 	switch cfg.Hardware.Backend {
 	case "sim":
 		dir := filepath.Join(filepath.Dir(cfg.Usage.Database), "print")
-		return sim.New(dir).Hardware(), nil
+		m := sim.New(dir)
+		m.SetLocation(cfg.Location()) // sheets dated as the site reads its clock
+		return m.Hardware(), nil
 	case "dbus":
 		return dbusHardware(context.Background(), cfg, logger)
 	}

@@ -145,6 +145,14 @@ var labels = map[string]map[string]string{
 	},
 }
 
+// Printed is the footer's "printed on" line of a document in lang: the
+// date and time as at reads them, so in the site's time zone when at is
+// in it.
+func Printed(lang string, at time.Time) string {
+	w := words(lang)
+	return fmt.Sprintf(w["printed"], at.Format(w["date"]), at.Format("15:04"))
+}
+
 func words(lang string) map[string]string {
 	if w, ok := labels[lang]; ok {
 		return w
@@ -183,7 +191,7 @@ func newDoc(title, lang string, at time.Time) *doc {
 		pdf.SetY(-16)
 		d.font("", footerSize)
 		pdf.SetTextColor(90, 90, 90)
-		left := fmt.Sprintf(d.w["printed"], at.Format(d.w["date"]), at.Format("15:04"))
+		left := Printed(lang, at)
 		pdf.CellFormat(textWidth/2, 6, d.tr(left), "T", 0, "L", false, 0, "")
 		right := fmt.Sprintf(d.w["page"], pdf.PageNo(), "{nb}")
 		pdf.CellFormat(textWidth/2, 6, d.tr(right), "T", 0, "R", false, 0, "")

@@ -33,6 +33,24 @@ func (m *Machine) SetStall(on bool) {
 	}
 }
 
+// SetLocation sets the time zone of the dates printed: the site's, as
+// the real printer's back-end uses. UTC until set.
+func (m *Machine) SetLocation(loc *time.Location) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.loc = loc
+}
+
+func (m *Machine) now() time.Time {
+	m.mu.Lock()
+	loc := m.loc
+	m.mu.Unlock()
+	if loc == nil {
+		loc = time.UTC
+	}
+	return time.Now().In(loc)
+}
+
 type printer struct{ m *Machine }
 
 var _ hw.PrintQueue = printer{}
@@ -47,7 +65,8 @@ func (p printer) Status(ctx context.Context) (hw.PrinterStatus, error) {
 // PDF, with a text copy beside it, named after its job number.
 func (p printer) Print(ctx context.Context, d hw.Document) (hw.JobID, error) {
 	m := p.m
-	pdf, err := printdoc.Render(d, time.Now())
+	at := m.now()
+	pdf, err := printdoc.Render(d, at)
 	if err != nil {
 		return "", err
 	}
@@ -55,7 +74,7 @@ func (p printer) Print(ctx context.Context, d hw.Document) (hw.JobID, error) {
 	st, stall := m.printer, m.stall
 	m.jobs++
 	n := m.jobs
-	j := simJob{id: hw.JobID(fmt.Sprintf("sim-%d", n)), n: n, doc: d, pdf: pdf, since: time.Now()}
+	j := simJob{id: hw.JobID(fmt.Sprintf("sim-%d", n)), n: n, doc: d, pdf: pdf, since: at}
 	if st.Ready && stall {
 		m.queue = append(m.queue, j)
 	}
@@ -78,7 +97,7 @@ func (m *Machine) write(j simJob) error {
 		return fmt.Errorf("simulated printer: %w", err)
 	}
 	base := filepath.Join(m.dir, fmt.Sprintf("job-%03d-%s", j.n, j.doc.Kind))
-	body := j.doc.Title + "\n\n" + strings.Join(j.doc.Lines, "\n") + "\n"
+	body := j.doc.Title + "\n\n" + strings.Join(j.doc.Lines, "\n") + "\n\n" + printdoc.Printed(j.doc.Lang, j.since) + "\n"
 	if err := os.WriteFile(base+".pdf", j.pdf.Data, 0o640); err != nil {
 		return fmt.Errorf("simulated printer: %w", err)
 	}

@@ -6,8 +6,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/loiret/borne/hw"
+	"github.com/loiret/borne/hw/printdoc"
 )
 
 func TestPrinter(t *testing.T) {
@@ -66,5 +68,29 @@ func TestPrinter(t *testing.T) {
 			}
 			break
 		}
+	}
+}
+
+// The simulated printer dates its sheets in the site's time zone, as the
+// real one does, not in the machine's (UTC on a kiosk).
+func TestPrinterDatesInTheSiteZone(t *testing.T) {
+	dir := t.TempDir()
+	m := New(dir)
+	auckland, err := time.LoadLocation("Pacific/Auckland") // never the machine's zone's clock
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.SetLocation(auckland)
+	before := time.Now().In(auckland)
+	if _, err := m.Hardware().Printer.Print(context.Background(), hw.Document{Kind: "slip", Lang: "fr", Title: "CPAM"}); err != nil {
+		t.Fatal(err)
+	}
+	after := time.Now().In(auckland)
+	txt, err := os.ReadFile(filepath.Join(dir, "job-001-slip.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(txt), printdoc.Printed("fr", before)) && !strings.Contains(string(txt), printdoc.Printed("fr", after)) {
+		t.Fatalf("printed %q, want the time in Auckland, %s", txt, printdoc.Printed("fr", before))
 	}
 }

@@ -35,6 +35,7 @@ type Machine struct {
 	queue     []simJob // jobs waiting, oldest first
 	sessions  []*Session
 	changes   chan hw.Change
+	loc       *time.Location // of the dates printed
 }
 
 // New returns a simulated machine whose printer writes into dir (created
