@@ -35,8 +35,8 @@ func TestThreeFailuresRestTheOperator(t *testing.T) {
 		t.Fatalf("hardware_fault: %+v %v", e, ok)
 	}
 	h.tap("op:0")
-	if c, _ := h.target(idCall); !c.disabled {
-		t.Fatal("a resting operator can be called")
+	if c, _ := h.target(idCall); !c.disabled || !strings.Contains(strings.Join(c.lines, " "), "Indisponible pour le moment") {
+		t.Fatalf("a resting operator can be called, or its button does not say why: %+v", c)
 	}
 	h.tap(idBack)
 	h.advance(suspendFor)

@@ -64,7 +64,10 @@ func (m Model) operator(f *frame) {
 // operator's "Appeler" cannot be touched: it says when it can.
 func (m Model) operatorButtons(op operators.Operator, open bool) []target {
 	call := target{id: idCall, kind: kindPrimary, lines: []string{m.t("call")}, disabled: !m.callable(m.sel)}
-	if next, ok := op.NextOpening(m.now); ok && !open {
+	switch next, ok := op.NextOpening(m.now); {
+	case m.suspended(m.sel):
+		call.lines = append(call.lines, m.t("status.suspended"))
+	case ok && !open:
 		call.lines = append(call.lines, fmt.Sprintf(m.t("call.closed"), operators.FormatOpening(next, m.now, m.lang)))
 	}
 	buttons := []target{call}
