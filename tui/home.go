@@ -61,13 +61,18 @@ func (m Model) home(f *frame) {
 	g := m.homeGrid()
 	page := min(m.page, g.pages-1)
 	first := page * g.perPage
+	var tiles []target
 	for i := first; i < min(first+g.perPage, len(m.ops)); i++ {
 		k := i - first
 		r, c := k/g.cols, k%g.cols
-		f.add(target{
+		tiles = append(tiles, target{
 			id: "op:" + strconv.Itoa(i), kind: kindTile, lines: m.tileLines(i, g.tw-4, g.th-2),
 			x: 2 + c*(g.tw+tileGap), y: g.y0 + r*g.th, w: g.tw, h: g.th,
 		})
+	}
+	alignTiles(tiles, g.th-2)
+	for _, t := range tiles {
+		f.add(t)
 	}
 	buttons := []target{
 		{id: idLang, lines: []string{tr(m.nextLang(), "lang.name")}},
@@ -125,14 +130,24 @@ func (m Model) tileLines(i, w, rows int) []string {
 		out = append(out, "")
 		add(m.st.TileText, helps)
 	}
-	// Every tile's words start on the same row, a little down a big one.
-	if rows-len(out) >= 4 {
-		out = append([]string{"", ""}, out...)
-	}
-	for len(out) < rows {
-		out = append(out, "")
-	}
 	return out
+}
+
+// alignTiles pads the tiles' lines so that every tile's words start on
+// the same row, the longest tile's centred.
+func alignTiles(tiles []target, rows int) {
+	longest := 0
+	for _, t := range tiles {
+		longest = max(longest, len(t.lines))
+	}
+	pad := make([]string, max(rows-longest, 0)/2)
+	for i, t := range tiles {
+		lines := append(append([]string(nil), pad...), t.lines...)
+		for len(lines) < rows {
+			lines = append(lines, "")
+		}
+		tiles[i].lines = lines
+	}
 }
 
 // tileHelps lists what an operator helps with, wrapped under their
