@@ -174,7 +174,7 @@ func TestOutOfServiceKeptAsAKey(t *testing.T) {
 	h.tap("m:service")
 	h.tap("oos:oos.preset.fault")
 	h.until("kept", func(Model) bool { _, n := k.last(); return n == 1 })
-	if s, _ := k.last(); s.Key != "oos.preset.fault" || s.Message != "" || !s.Since.Equal(tuesday) {
+	if s, _ := k.last(); s.Key != "oos.preset.fault" || s.Message != "" || !s.Since.Equal(h.clock()) { // the moment of the tap
 		t.Fatalf("kept %+v", s)
 	}
 	h.tap("m:lock")
