@@ -285,7 +285,7 @@ func TestE2EWholeCallByTouch(t *testing.T) {
 	cfg, db := testConfig(t)
 	tm := startTerm(t, 100, 30, "run", "--config", cfg)
 	tm.tapText("Appel d'essai")
-	tm.waitFor("Pour vous aider à :")
+	tm.waitFor("Horaires des appels vidéo :")
 	tm.tapText("Appeler")
 	tm.waitFor("Terminer l'appel")
 	time.Sleep(1100 * time.Millisecond) // a call of a second at least
@@ -466,10 +466,10 @@ func TestE2EIdleResetForgetsTheLastPerson(t *testing.T) {
 	tm := startTerm(t, 100, 30, "run", "--config", cfg)
 	tm.tapText("English")
 	tm.tapText("Appel d'essai") // no English name in this config: French shows
-	tm.waitFor("They can help you with:")
+	tm.waitFor("Video call hours:")
 	time.Sleep(11 * time.Second) // nobody touches the kiosk
 	s := tm.waitFor("Touchez le service que vous voulez appeler")
-	if strings.Contains(s, "They can help you with:") {
+	if strings.Contains(s, "Video call hours:") {
 		t.Fatalf("the last person's screen is still there:\n%s", s)
 	}
 	tm.signal(syscall.SIGTERM)
