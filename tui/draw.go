@@ -74,7 +74,26 @@ func (m Model) View() tea.View {
 // boxes remembers drawn targets: from one frame to the next most tiles and
 // buttons are the same, and drawing a box costs more than the rest of a
 // frame. Only Update and View use it, on the program's one goroutine.
-type boxes struct{ drawn map[string]string }
+// Wrapped and styled words (tiles, an operator's page) are remembered the
+// same way, in lines.
+type boxes struct {
+	drawn map[string]string
+	lines map[string][]string
+}
+
+// memo is f's lines, remembered under key: the words of a tile or a page
+// are wrapped and styled once, not on every frame and every tap.
+func (m Model) memo(key string, f func() []string) []string {
+	if l, ok := m.boxes.lines[key]; ok {
+		return l
+	}
+	l := f()
+	if m.boxes.lines == nil || len(m.boxes.lines) >= maxBoxes {
+		m.boxes.lines = map[string][]string{}
+	}
+	m.boxes.lines[key] = l
+	return l
+}
 
 const maxBoxes = 512 // a few screens' worth, in every theme and language
 

@@ -93,8 +93,13 @@ func (m Model) home(f *frame) {
 // (wrapped); the summary takes the rows left, and a big tile lists what
 // the operator helps with too.
 func (m Model) tileLines(i, w, rows int) []string {
-	tx := m.text(i)
 	status, open := m.status(i)
+	key := fmt.Sprintf("tile|%d|%d|%d|%s|%s|%s", i, w, rows, m.lang, m.theme, status)
+	return m.memo(key, func() []string { return m.drawTileLines(i, w, rows, status, open) })
+}
+
+func (m Model) drawTileLines(i, w, rows int, status string, open bool) []string {
+	tx := m.text(i)
 	sts := wrap(status, w)
 	if !open && !m.suspended(i) && len(sts) > 1 {
 		sts = wrap(m.shortStatus(m.ops[i]), w)

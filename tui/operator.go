@@ -127,10 +127,14 @@ func (m Model) about(f *frame, op operators.Operator, tx opText, top, rows int) 
 // aboutColumns lays the sections out in w columns: side by side when both
 // columns stay wide enough to read, else one after the other.
 func (m Model) aboutColumns(left, right []section, w int) [2][]string {
+	key := fmt.Sprintf("about|%d|%d|%s|%s|", m.sel, w, m.lang, m.theme)
 	if cw := (w - 2) / 2; cw >= 32 && len(right) > 0 && len(left) > 0 {
-		return [2][]string{m.sectionLines(left, cw), m.sectionLines(right, cw)}
+		return [2][]string{
+			m.memo(key+"l", func() []string { return m.sectionLines(left, cw) }),
+			m.memo(key+"r", func() []string { return m.sectionLines(right, cw) }),
+		}
 	}
-	return [2][]string{m.sectionLines(append(left, right...), w)}
+	return [2][]string{m.memo(key+"1", func() []string { return m.sectionLines(append(left, right...), w) })}
 }
 
 // section is a titled part of an operator's page; an empty one is not
