@@ -378,3 +378,23 @@ func (f Fleet) WriteMetrics(w io.Writer) error {
 	_, err := io.WriteString(w, b.String())
 	return err
 }
+
+// SiteIDs returns how many times each event id of site is held: once,
+// always, as the tests check.
+func (s *Store) SiteIDs(ctx context.Context, site string) (map[string]int, error) {
+	rows, err := s.r.QueryContext(ctx, s.q(`SELECT id, COUNT(*) FROM events WHERE site = ? GROUP BY id`), site)
+	if err != nil {
+		return nil, s.describe("reading ids", err)
+	}
+	defer rows.Close()
+	ids := map[string]int{}
+	for rows.Next() {
+		var id string
+		var n int
+		if err := rows.Scan(&id, &n); err != nil {
+			return nil, err
+		}
+		ids[id] = n
+	}
+	return ids, rows.Err()
+}
