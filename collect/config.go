@@ -138,17 +138,17 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 // decodeError places a TOML error: a syntax error, an unknown key or a
 // value of the wrong type.
 func decodeError(file string, data []byte, err error) *config.Error {
-	var de *toml.DecodeError
-	if errors.As(err, &de) {
-		line, col := de.Position()
-		return &config.Error{File: file, Line: line, Col: col, Msg: de.Error()}
-	}
 	var se *toml.StrictMissingError
 	if errors.As(err, &se) && len(se.Errors) > 0 {
 		first := se.Errors[0]
 		line, col := first.Position()
 		key := strings.Join(first.Key(), ".")
 		return &config.Error{File: file, Line: line, Col: col, Msg: fmt.Sprintf("unknown key %q (known: listen, tls_cert, tls_key, database, timezone, retention, sync_interval, read_timeout, max_requests)", key)}
+	}
+	var de *toml.DecodeError
+	if errors.As(err, &de) {
+		line, col := de.Position()
+		return &config.Error{File: file, Line: line, Col: col, Msg: de.Error()}
 	}
 	return &config.Error{File: file, Msg: err.Error()}
 }

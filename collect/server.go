@@ -179,15 +179,8 @@ func (srv *Server) events(w http.ResponseWriter, r *http.Request) {
 func (srv *Server) take(r *http.Request) (int, string, Ack) {
 	var ack Ack
 	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || token == "" {
+	if token = strings.TrimSpace(token); !ok || token == "" {
 		return http.StatusUnauthorized, "no token: send Authorization: Bearer <the kiosk's token>", ack
-	}
-	site, err := srv.store.TokenSite(r.Context(), strings.TrimSpace(token))
-	if errors.Is(err, errNoToken) {
-		return http.StatusUnauthorized, "unknown or revoked token (borne collect token add SITE makes one)", ack
-	}
-	if err != nil {
-		return http.StatusServiceUnavailable, err.Error(), ack
 	}
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/x-ndjson" {
 		return http.StatusUnsupportedMediaType, "send Content-Type: application/x-ndjson", ack
@@ -196,9 +189,6 @@ func (srv *Server) take(r *http.Request) (int, string, Ack) {
 	m := keyPattern.FindStringSubmatch(key)
 	if m == nil {
 		return http.StatusBadRequest, "Idempotency-Key must be <site>:<first seq>-<last seq>", ack
-	}
-	if m[1] != site {
-		return http.StatusForbidden, fmt.Sprintf("this token posts for site %s, not %s", site, m[1]), ack
 	}
 	generation := r.Header.Get(GenerationHeader)
 	if generation != "" {
@@ -217,7 +207,20 @@ func (srv *Server) take(r *http.Request) (int, string, Ack) {
 		return http.StatusRequestEntityTooLarge, fmt.Sprintf("a batch is at most %d bytes", MaxBody), ack
 	}
 	if err != nil {
-		return http.StatusBadRequest, "the batch could not be read: " + err.Error(), ack
+		// The read timeout, or the client gone: it may send again.
+		return http.StatusRequestTimeout, "the batch could not be read in time: " + err.Error(), ack
+	}
+	// The body is in: the read timeout bounds the network alone, never a
+	// wait for the database.
+	site, err := srv.store.TokenSite(r.Context(), token)
+	if errors.Is(err, errNoToken) {
+		return http.StatusUnauthorized, "unknown or revoked token (borne collect token add SITE makes one)", ack
+	}
+	if err != nil {
+		return http.StatusServiceUnavailable, err.Error(), ack
+	}
+	if m[1] != site {
+		return http.StatusForbidden, fmt.Sprintf("this token posts for site %s, not %s", site, m[1]), ack
 	}
 	events, err := ParseBatch(body)
 	if err != nil {

@@ -81,17 +81,32 @@ const statsSQL = `SELECT p.name, e.site, e.place, e.operator,
 	CAST(SUM(CASE WHEN e.kind = 'session_ended' AND e.outcome <> 'cancelled' THEN e.duration_ms ELSE 0 END) AS BIGINT),
 	SUM(CASE WHEN e.kind = 'survey' AND e.score IS NOT NULL THEN 1 ELSE 0 END),
 	SUM(CASE WHEN e.kind = 'survey' AND e.score IS NOT NULL THEN e.score ELSE 0 END),
-	SUM(CASE WHEN e.kind = 'print_job' AND e.outcome = 'printed' THEN 1 ELSE 0 END)%s
-FROM p JOIN events e ON e.at >= p.lo AND e.at < p.hi
-WHERE e.kind IN ('session_started', 'session_ended', 'survey', 'print_job')
+	SUM(CASE WHEN e.kind = 'print_job' AND e.outcome = 'printed' THEN 1 ELSE 0 END)
+FROM %s
 GROUP BY p.name, e.site, e.place, e.operator`
 
-// PostgreSQL gives exact medians itself (percentile_cont of 0.5 is the
-// mean of the two middle values, as usage.Median); SQLite sends the
-// durations one by one.
+// Each period is a range of the index on (kind, at): SQLite's planner
+// loops over the periods by itself; PostgreSQL is told to with LATERAL,
+// or it compares every event with every period.
 const (
-	pgMedianColumn = `,
-	percentile_cont(0.5) WITHIN GROUP (ORDER BY e.duration_ms) FILTER (WHERE e.kind = 'session_ended' AND e.outcome <> 'cancelled')`
+	sqliteStatsFrom = `p JOIN events e ON e.at >= p.lo AND e.at < p.hi
+WHERE e.kind IN ('session_started', 'session_ended', 'survey', 'print_job')`
+	pgStatsFrom = `p CROSS JOIN LATERAL (SELECT site, place, operator, kind, outcome, duration_ms, score FROM events
+	WHERE kind IN ('session_started', 'session_ended', 'survey', 'print_job') AND at >= p.lo AND at < p.hi) e`
+)
+
+// PostgreSQL gives exact medians itself (percentile_cont of 0.5 is the
+// mean of the two middle values, as usage.Median), in a query of their
+// own so that the counts above are hashed rather than sorted; SQLite
+// sends the durations one by one.
+const (
+	pgMediansSQL = `SELECT p.name, e.site, e.place, e.operator, percentile_cont(0.5) WITHIN GROUP (ORDER BY e.duration_ms)
+FROM p CROSS JOIN LATERAL (SELECT site, place, operator, duration_ms FROM events
+	WHERE kind = 'session_ended' AND outcome <> 'cancelled' AND at >= p.lo AND at < p.hi) e
+GROUP BY p.name, e.site, e.place, e.operator`
+	// Room to hash and sort in memory, and no JIT compilation, which
+	// costs more than it saves on queries of a second.
+	pgStatsSettings  = `SET LOCAL work_mem = '256MB'; SET LOCAL jit = off`
 	pgTotalMedianSQL = `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms) FROM events
 WHERE kind = 'session_ended' AND outcome <> 'cancelled' AND at >= $1 AND at < $2`
 	durationsSQL = `SELECT p.name, e.site, e.place, e.operator, e.duration_ms
@@ -135,6 +150,11 @@ func (s *Store) Stats(ctx context.Context, o StatsOptions) (Stats, error) {
 		return g
 	}
 	err := s.read(ctx, func(tx *sql.Tx) error {
+		if s.pg {
+			if _, err := tx.ExecContext(ctx, pgStatsSettings); err != nil {
+				return err
+			}
+		}
 		var first, last sql.NullString
 		if err := tx.QueryRowContext(ctx, s.q(`SELECT MIN(at), MAX(at) FROM events WHERE at >= ? AND at < ?`), lo, hi).Scan(&first, &last); err != nil {
 			return err
@@ -177,20 +197,15 @@ func (s *Store) Stats(ctx context.Context, o StatsOptions) (Stats, error) {
 }
 
 func (s *Store) statsChunk(ctx context.Context, tx *sql.Tx, with string, get func(statsKey) *group, total *group) error {
-	median := ""
+	from := sqliteStatsFrom
 	if s.pg {
-		median = pgMedianColumn
+		from = pgStatsFrom
 	}
-	err := queryEach(ctx, tx, with+fmt.Sprintf(statsSQL, median), nil, func(rows *sql.Rows) error {
+	err := queryEach(ctx, tx, with+fmt.Sprintf(statsSQL, from), nil, func(rows *sql.Rows) error {
 		var k statsKey
 		var r StatsRow
 		var sum float64
-		var m sql.NullFloat64
-		dest := []any{&k.period, &k.site, &k.place, &k.operator, &r.Sessions, &r.Completed, &r.TotalDurationMS, &r.Surveys, &sum, &r.PrintJobs}
-		if s.pg {
-			dest = append(dest, &m)
-		}
-		if err := rows.Scan(dest...); err != nil {
+		if err := rows.Scan(&k.period, &k.site, &k.place, &k.operator, &r.Sessions, &r.Completed, &r.TotalDurationMS, &r.Surveys, &sum, &r.PrintJobs); err != nil {
 			return err
 		}
 		g := get(k)
@@ -202,11 +217,21 @@ func (s *Store) statsChunk(ctx context.Context, tx *sql.Tx, with string, get fun
 			a.row.PrintJobs += r.PrintJobs
 			a.scoreSum += sum
 		}
-		g.row.MedianDurationMS = m.Float64
 		return nil
 	})
-	if err != nil || s.pg {
+	if err != nil {
 		return err
+	}
+	if s.pg {
+		return queryEach(ctx, tx, with+pgMediansSQL, nil, func(rows *sql.Rows) error {
+			var k statsKey
+			var m float64
+			if err := rows.Scan(&k.period, &k.site, &k.place, &k.operator, &m); err != nil {
+				return err
+			}
+			get(k).row.MedianDurationMS = m
+			return nil
+		})
 	}
 	return queryEach(ctx, tx, with+durationsSQL, nil, func(rows *sql.Rows) error {
 		var k statsKey

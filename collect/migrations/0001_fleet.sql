@@ -21,7 +21,7 @@ CREATE TABLE events (
 	received    BIGINT  NOT NULL
 );
 -- Stats by kind and period; fleet faults of the last day; the retention purge.
-CREATE INDEX events_stats ON events (kind, at, site, place, operator, outcome, duration_ms);
+CREATE INDEX events_stats ON events (kind, at, site, place, operator, outcome, duration_ms, score);
 CREATE INDEX events_at ON events (at);
 
 -- One row per kiosk log: what the fleet view reads without scanning events.
