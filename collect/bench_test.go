@@ -91,7 +91,7 @@ func benchData(b *testing.B) {
 					benchErr = err
 					return
 				}
-				score := ""
+				score := "NULL" // the floors read it as no score
 				if s, ok := e.Detail["score"].(float64); ok && e.Kind == usage.KindSurvey {
 					score = strconv.FormatFloat(s, 'f', -1, 64)
 				}
@@ -184,7 +184,7 @@ func BenchmarkIngest1M(b *testing.B) {
 				s.Close()
 				var cmd *exec.Cmd
 				if engine == "postgres" {
-					cmd = durable.Psql(filepath.Base(firstPath(db)), "-c", `\copy events FROM '`+benchCSV+`' WITH (FORMAT csv)`)
+					cmd = durable.Psql(filepath.Base(firstPath(db)), "-c", `\copy events FROM '`+benchCSV+`' WITH (FORMAT csv, NULL 'NULL')`)
 				} else {
 					cmd = exec.Command("sqlite3", db, ".mode csv", ".import "+benchCSV+" events")
 				}
