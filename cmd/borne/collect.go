@@ -186,13 +186,15 @@ func (e env) collectToken(args []string) error {
 	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
 		site, rest = rest[0], rest[1:]
 	}
-	if err := fs.Parse(rest); err != nil {
-		return usagef("collect token %s: %v", verb, err)
+	want := 1
+	if site != "" {
+		want = 0
 	}
-	if site == "" && fs.NArg() == 1 {
+	if err := parseArgs(fs, rest, want); err != nil {
+		return err
+	}
+	if site == "" {
 		site = fs.Arg(0)
-	} else if fs.NArg() > 0 {
-		return usagef("collect token %s: unexpected argument %q", verb, fs.Arg(0))
 	}
 	if site == "" {
 		return usagef("collect token %s: name the kiosk's site (its site.id)", verb)
