@@ -61,3 +61,10 @@ gobench ./config -bench VerifyPIN -benchtime 20x
 
 section "opening hours: next opening" "-" "-"
 gobench ./operators -bench NextOpening
+
+section "the Département's collector: 1,000,000 events from 30 kiosks at once (SQLite, PostgreSQL)" \
+	"the engine's own bulk load of the same rows, same run: sqlite3 .import, psql \\copy" "at least half the anchor's rate"
+gobench ./collect -bench Ingest1M -benchtime 1x -timeout 40m
+
+section "the collector's stats and fleet over a year of 30 kiosks (3,000,000 events, PostgreSQL)" "-" "under 1 s"
+gobench ./collect -bench FleetYear -benchtime 1x -timeout 40m

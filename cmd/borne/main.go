@@ -98,6 +98,8 @@ func (e env) dispatch(args []string) error {
 		return e.doctorCmd(rest)
 	case "relay":
 		return e.relayCmd(rest)
+	case "collect":
+		return e.collectCmd(rest)
 	case "version":
 		if err := noArgs("version", rest); err != nil {
 			return err

@@ -27,6 +27,11 @@ var commands = []command{
 	{"logs purge", "[--config FILE] [--db FILE]", "delete events past usage.retention that left the kiosk"},
 	{"doctor", "[--config FILE]", "one line per service, device and operator: ok, degraded or missing"},
 	{"relay", "-- COMMAND [ARGS…]", "run COMMAND, passing its sd_notify states on (the kiosk unit)"},
+	{"collect serve", "[--config FILE]", "the Département's collector: the kiosks post their usage logs to it (default config /etc/borne/collector.toml)"},
+	{"collect stats", "[--config FILE] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--format table|csv|json] [--by day|month]", "the fleet's figures per day or month, site, commune and operator"},
+	{"collect fleet", "[--config FILE] [--format table|csv|json]", "one line per kiosk: last sync, events, holes, faults; exit 3 when a kiosk needs a visit"},
+	{"collect token add", "SITE [--config FILE]", "a new token for a kiosk, printed alone on the last line"},
+	{"collect token revoke", "SITE [--config FILE]", "refuse a kiosk's tokens from now on"},
 	{"version", "", "print borne's version"},
 	{"help", "[COMMAND…]", "this help, or a command's"},
 }
