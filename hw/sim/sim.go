@@ -35,6 +35,7 @@ type Machine struct {
 	queue     []simJob // jobs waiting, oldest first
 	sessions  []*Session
 	changes   chan hw.Change
+	audio     simAudio
 }
 
 // New returns a simulated machine whose printer writes into dir (created
@@ -46,6 +47,7 @@ func New(dir string) *Machine {
 		camera:  hw.CameraStatus{Present: true},
 		printer: hw.PrinterStatus{Ready: true},
 		changes: make(chan hw.Change, 16),
+		audio:   simAudio{volume: 70, muted: true, status: hw.AudioStatus{Speaker: true, Mic: true}},
 	}
 }
 
@@ -56,6 +58,7 @@ func (m *Machine) Hardware() hw.Hardware {
 		Display:  display{m},
 		Camera:   camera{m},
 		Printer:  printer{m},
+		Audio:    audio{m},
 		Changes:  m.changes,
 		Close:    func() error { return nil },
 	}
