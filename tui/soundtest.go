@@ -10,9 +10,13 @@ import (
 	"github.com/loiret/borne/hw"
 )
 
-const (
+// How long the tone plays and the meter runs (tests shorten them).
+var (
 	toneLength  = time.Second
 	meterLength = 4 * time.Second
+)
+
+const (
 	// heard is the peak level above which the microphone picked something
 	// up: a voice at arm's length is well above it, a quiet room below.
 	heard = 0.02

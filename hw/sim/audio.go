@@ -122,7 +122,8 @@ func (a audio) PlayTone(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// MicLevels is a microphone hearing someone speak, when it is open.
+// MicLevels is a microphone hearing someone speak, when it is open and
+// there.
 func (a audio) MicLevels(ctx context.Context) (<-chan float64, error) {
 	out := make(chan float64)
 	go func() {
@@ -136,7 +137,10 @@ func (a audio) MicLevels(ctx context.Context) (<-chan float64, error) {
 			case <-t.C:
 			}
 			l := 0.0
-			if !a.m.MicMuted() {
+			a.m.mu.Lock()
+			hears := !a.m.audio.muted && a.m.audio.status.Mic
+			a.m.mu.Unlock()
+			if hears {
 				l = 0.3 + 0.25*math.Sin(float64(i)/2)
 			}
 			select {
