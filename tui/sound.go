@@ -167,19 +167,12 @@ func (m Model) onSound(msg tea.Msg) (tea.Model, tea.Cmd) {
 }
 
 // onSoundChange follows the sound server: the bar says when the sound is
-// unavailable, and reads the level again when it is back (the back-end
-// has put back the call's level and microphone by then).
+// unavailable. When it is back the bar keeps the citizen's level: the
+// back-end puts it back on the server, with the call's microphone.
 func (m Model) onSoundChange(c hw.Change) (tea.Model, tea.Cmd) {
 	was := m.snd.away
 	m.snd.away = !c.OK
 	var cmd tea.Cmd
-	if c.OK && m.scr == scrInCall {
-		gen := m.call.gen
-		cmd = m.soundDo(func(ctx context.Context, a hw.Audio) tea.Msg {
-			l, err := a.Volume(ctx)
-			return soundLevelMsg{gen: gen, level: l, err: err}
-		})
-	}
 	switch {
 	case !c.OK && !was:
 		cmd = tea.Batch(cmd, m.record(usage.Event{Kind: usage.KindHardwareFault, Detail: map[string]any{"device": "audio", "reason": short(c.Reason)}}))

@@ -57,6 +57,10 @@ type Backend struct {
 	kick    chan struct{}
 	changes chan hw.Change
 
+	// op is held through each change of the server's state, so the
+	// watcher never puts back a level older than the one just asked.
+	op sync.Mutex
+
 	mu       sync.Mutex
 	client   *conn // nil while away
 	up       bool
@@ -272,9 +276,10 @@ func (b *Backend) restore(c *conn) error {
 	return nil
 }
 
-// watch looks at the server every so often, keeping the microphones as
-// wanted (a microphone plugged in between calls is closed within a
-// second), until it stops answering; it returns why.
+// watch looks at the server every so often, keeping the microphones and
+// the speaker as wanted (a microphone plugged in between calls is closed
+// within a second; a speaker that appears gets the level), until it
+// stops answering; it returns why.
 func (b *Backend) watch(c *conn) string {
 	t := time.NewTicker(b.o.Every)
 	defer t.Stop()
@@ -287,13 +292,18 @@ func (b *Backend) watch(c *conn) string {
 		}
 		ctx, cancel := context.WithTimeout(b.life, b.o.Timeout)
 		err := call(ctx, func() error {
+			b.op.Lock()
+			defer b.op.Unlock()
 			if b.o.Passive {
 				return c.Request(&proto.GetServerInfo{}, &proto.GetServerInfoReply{})
 			}
 			b.mu.Lock()
-			muted := b.muted
+			muted, volume := b.muted, b.volume
 			b.mu.Unlock()
-			return keepMute(c, muted)
+			if err := keepMute(c, muted); err != nil {
+				return err
+			}
+			return keepVolume(c, volume)
 		})
 		cancel()
 		if err != nil && lost(err) {
@@ -330,7 +340,11 @@ func (b *Backend) use(ctx context.Context, f func(c *conn) error) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, b.o.Timeout)
 	defer cancel()
-	err := call(ctx, func() error { return f(c) })
+	err := call(ctx, func() error {
+		b.op.Lock()
+		defer b.op.Unlock()
+		return f(c)
+	})
 	if lost(err) {
 		b.poke()
 		return fmt.Errorf("%w: %v", hw.ErrUnavailable, err)
@@ -448,6 +462,25 @@ func setVolume(c *conn, pct int) error {
 		v[i] = uint32(uint64(pct) * uint64(proto.VolumeNorm) / 100)
 	}
 	return c.Request(&proto.SetSinkVolume{SinkIndex: sink.SinkIndex, ChannelVolumes: v}, nil)
+}
+
+// keepVolume sets the default speaker's level when it is not the wanted
+// one (0: leave it).
+func keepVolume(c *conn, pct int) error {
+	if pct <= 0 {
+		return nil
+	}
+	var sink proto.GetSinkInfoReply
+	if err := c.Request(&proto.GetSinkInfo{SinkIndex: proto.Undefined}, &sink); err != nil {
+		if noDevice(err) {
+			return nil
+		}
+		return err
+	}
+	if percent(sink.ChannelVolumes) == pct {
+		return nil
+	}
+	return setVolume(c, pct)
 }
 
 func setMute(c *conn, muted bool) error {

@@ -16,7 +16,7 @@ func (b *Backend) Doctor(ctx context.Context) []hw.Check {
 	case <-b.ready:
 	case <-ctx.Done():
 	}
-	server := hw.Check{Name: "sound server", Health: hw.OK, Needed: true}
+	server := hw.Check{Name: "sound", Health: hw.OK, Needed: true}
 	speaker := hw.Check{Name: "speaker", Health: hw.Missing, Needed: true}
 	mic := hw.Check{Name: "microphone", Health: hw.Missing, Needed: true}
 	var info proto.GetServerInfoReply
