@@ -228,3 +228,38 @@ func TestToneAndMeter(t *testing.T) {
 		})
 	}
 }
+
+// What a tap on "Son +" and a readiness check cost against a real
+// pipewire-pulse.
+func BenchmarkRealServer(b *testing.B) {
+	s := audiotest.Start(b, audiotest.Options{Mic: audiotest.MicSilent})
+	be := audio.New(audio.Options{Server: s.Addr, Volume: 70})
+	defer be.Close()
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if ok, _ := be.Status(); ok {
+			break
+		}
+	}
+	ctx := context.Background()
+	b.Run("SetVolume", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			if err := be.SetVolume(ctx, 50+i%50); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("Check", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := be.Check(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("SetMicMute", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			if err := be.SetMicMute(ctx, i%2 == 0); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
