@@ -145,8 +145,16 @@ func (b *Backend) reasonLocked() string {
 	return b.reason
 }
 
-// Close stops following the server and closes the connection.
+// Close closes the microphones, stops following the server and closes
+// the connection: a shell that stops never leaves a microphone open.
 func (b *Backend) Close() error {
+	if !b.o.Passive {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		if err := b.SetMicMute(ctx, true); err != nil {
+			b.o.Log.Warn("microphone not closed on the way out", "err", err)
+		}
+		cancel()
+	}
 	b.cancel()
 	<-b.done
 	b.readyMu.Do(func() { close(b.ready) })

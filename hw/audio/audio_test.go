@@ -99,6 +99,15 @@ func TestControlsTheRealServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "microphone closed again", muted(t, s, true))
+
+	// The shell stops in a call: the microphone does not stay open.
+	if err := b.SetMicMute(ctx(t), false); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	if m, err := s.MicMuted(); err != nil || !m {
+		t.Fatalf("microphone muted = %v, %v after Close", m, err)
+	}
 }
 
 func TestRecoversWhenTheServerComesBack(t *testing.T) {
