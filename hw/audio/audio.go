@@ -16,6 +16,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -400,19 +401,8 @@ func check(c *conn) (hw.AudioStatus, error) {
 	default:
 		return st, err
 	}
-	st.Reason = joinWords(why)
+	st.Reason = strings.Join(why, "; ")
 	return st, nil
-}
-
-func joinWords(ss []string) string {
-	out := ""
-	for i, s := range ss {
-		if i > 0 {
-			out += "; "
-		}
-		out += s
-	}
-	return out
 }
 
 // Volume implements hw.Audio: the default speaker's level, the mean of

@@ -217,18 +217,21 @@ func (s *Server) Pactl(args ...string) (string, error) {
 	return strings.TrimSpace(string(out)), nil
 }
 
-// WaitDevices waits until the server lists the test devices.
+// WaitDevices waits until the test devices are the server's defaults.
 func (s *Server) WaitDevices(o Options) {
 	s.t.Helper()
 	var last string
 	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
-		sinks, err1 := s.Pactl("list", "short", "sinks")
-		srcs, err2 := s.Pactl("list", "short", "sources")
-		last = sinks + "\n" + srcs
-		if err1 != nil || err2 != nil {
+		// Listed is not enough: WirePlumber picks the defaults a moment
+		// later, and the shell uses the defaults.
+		info, err := s.Pactl("info")
+		last = info
+		if err != nil {
 			continue
 		}
-		if strings.Contains(sinks, Speaker) != o.NoSpeaker && strings.Contains(srcs, Microphone+"\t") == (o.Mic != MicNone) {
+		speaker := strings.Contains(info, "Default Sink: "+Speaker+"\n")
+		mic := strings.Contains(info, "Default Source: "+Microphone+"\n")
+		if speaker != o.NoSpeaker && mic == (o.Mic != MicNone) {
 			return
 		}
 	}
