@@ -95,9 +95,9 @@ func install(t *testing.T, root string) {
 		"test -e /var/lib/systemd/linger/borne && echo yes": "yes",
 		"borne version | cut -d' ' -f1":                     "borne",
 		// The sound server in the kiosk user's session, up before the kiosk.
-		"test -e /etc/systemd/user/sockets.target.wants/pipewire-pulse.socket && echo yes":                     "yes",
-		"test -e /etc/systemd/user/pipewire.service.wants/wireplumber.service && echo yes":                     "yes",
-		`grep -c "^After=user@$(id -u borne).service$" /etc/systemd/system/borne-cage.service.d/50-sound.conf`: "1",
+		"test -e /etc/systemd/user/sockets.target.wants/pipewire-pulse.socket && echo yes":                      "yes",
+		"test -e /etc/systemd/user/pipewire.service.wants/wireplumber.service && echo yes":                      "yes",
+		`grep -c "^After=user@$(id -u borne).service$" /etc/systemd/system/borne-kiosk.service.d/50-sound.conf`: "1",
 	}
 	for script, want := range checks {
 		if got := strings.TrimSpace(mustInRoot(t, root, script)); got != want {
@@ -121,7 +121,7 @@ func install(t *testing.T, root string) {
 	if got := mustInRoot(t, root, "ls /var/lib/borne; test -e /etc/systemd/system/ctrl-alt-del.target || echo unmasked"); !strings.Contains(got, "usage.db") || !strings.Contains(got, "unmasked") {
 		t.Errorf("after remove: %q", got)
 	}
-	if got := mustInRoot(t, root, "test -e /etc/systemd/system/borne-cage.service.d/50-sound.conf || echo gone"); !strings.Contains(got, "gone") {
+	if got := mustInRoot(t, root, "test -e /etc/systemd/system/borne-kiosk.service.d/50-sound.conf || echo gone"); !strings.Contains(got, "gone") {
 		t.Errorf("the sound drop-in stays after remove: %q", got)
 	}
 	mustInRoot(t, root, "apt-get install -y -q --no-install-recommends /tmp/borne.deb")
