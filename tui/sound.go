@@ -240,3 +240,17 @@ func soundReady(ctx context.Context, a hw.Audio, log interface{ Warn(string, ...
 	}
 	return ""
 }
+
+// soundSlot is the sound's part of the call bar, right to left: "Son +",
+// the level, "Son −". The level is a disabled box: focus and taps pass it.
+func (m Model) soundSlot() []target {
+	if m.d.HW.Audio == nil || m.w < 90 {
+		return nil
+	}
+	bw, lw := 11, min(max(m.w/6, 16), 30)
+	ts := []target{{id: idSoundUp, lines: centredLabel(m.t("sound.up"), m.h), w: bw, disabled: m.snd.away}}
+	if m.w >= 120 {
+		ts = append(ts, target{id: idSoundBar, lines: centredLabel(m.soundBar(lw-4), m.h), w: lw, disabled: true})
+	}
+	return append(ts, target{id: idSoundDown, lines: centredLabel(m.t("sound.down"), m.h), w: bw, disabled: m.snd.away})
+}
