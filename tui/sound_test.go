@@ -1,6 +1,7 @@
 package tui
 
 import (
+	tea "charm.land/bubbletea/v2"
 	"errors"
 	"strings"
 	"testing"
@@ -160,5 +161,24 @@ func TestMaintenanceSoundTest(t *testing.T) {
 			}
 			h.until("microphone closed after the test", micClosed(h, true))
 		})
+	}
+}
+
+func TestSoundOnTheCallBar(t *testing.T) {
+	h := newHarness(t, 140, 30)
+	h.startCall()
+	h.send(tea.WindowSizeMsg{Width: 140, Height: 6}) // sway makes the shell the call bar
+	if !h.m.barShown() {
+		t.Fatal("no call bar")
+	}
+	h.until("level shown", func(m Model) bool { return m.snd.level == 70 })
+	h.tap(idSoundUp)
+	h.until("volume up from the bar", func(Model) bool { return h.mach.Volume() == 80 })
+	if v := plain(h.m); !strings.Contains(v, "80 %") || !strings.Contains(v, "Son −") {
+		t.Fatalf("bar:\n%s", v)
+	}
+	h.m.focus = 0
+	if ts := h.m.layout().targets; ts[0].id != idEnd {
+		t.Fatalf("first target %q; want Terminer l'appel", ts[0].id)
 	}
 }
