@@ -70,6 +70,13 @@ type Hardware struct {
 	Camera  CameraConfig  `toml:"camera"`
 	Printer PrinterConfig `toml:"printer"`
 	Session SessionConfig `toml:"session"`
+	Audio   AudioConfig   `toml:"audio"`
+}
+
+// AudioConfig is the sound server's setting: the speaker's level, which
+// every call ends by going back to.
+type AudioConfig struct {
+	Volume int `toml:"volume"`
 }
 
 type DisplayConfig struct {

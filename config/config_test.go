@@ -93,6 +93,8 @@ func TestParseErrors(t *testing.T) {
 		{"bad theme", base + "[kiosk]\ntheme = \"dark\"\n", "10:9", `kiosk.theme: "dark" is not a theme (use "default" or "high-contrast")`},
 		{"bad backend", base + "[hardware]\nbackend = \"usb\"\n", "10:11", `hardware.backend: "usb" is not a hardware back-end (use "dbus" or "sim")`},
 		{"brightness 150", base + "[hardware.display]\ndim = 150\n", "10:7", "hardware.display.dim: 150 is not a brightness in percent (use 0 to 100)"},
+		{"volume 0", base + "[hardware.audio]\nvolume = 0\n", "10:10", "hardware.audio.volume: 0 is not a volume in percent (use 10 to 100)"},
+		{"volume 130", base + "[hardware.audio]\nvolume = 130\n", "10:10", "hardware.audio.volume: 130 is not a volume in percent (use 10 to 100)"},
 		{"pan in an inline table", base + "[hardware.camera]\npreset = { pan = 200 }\n", "10:18", "hardware.camera.preset.pan: 200 is not an angle in degrees"},
 		{"pin_hash not PHC", replace(`pin_hash = "`+testHash+`"`, `pin_hash = "$2y$10$abcdefghijklmnopqrstuv"`), "8:12", "maintenance.pin_hash: is not an argon2id hash"},
 		{"pin_hash too weak", replace("m=19456", "m=4096"), "8:12", "maintenance.pin_hash: is too weak: m=4096 is below 19456"},

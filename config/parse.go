@@ -240,6 +240,7 @@ func setDefaults(c *Config, d *doc) {
 	str("hardware.printer.server", &h.Printer.Server, "localhost:631")
 	list("hardware.session.environment", &h.Session.Environment, defaultEnvironment)
 	str("hardware.session.runner", &h.Session.Runner, "systemd")
+	num("hardware.audio.volume", &h.Audio.Volume, 70)
 
 	str("usage.database", &c.Usage.Database, "/var/lib/borne/usage.db")
 	dur("usage.retention", &c.Usage.Retention, 395*day)

@@ -344,6 +344,10 @@ func (v *validator) hardware(h *Hardware) {
 	}
 
 	v.oneOf("hardware.session.runner", h.Session.Runner, runners, "a session runner")
+	// A kiosk left silent would look broken, and above 100 the sound
+	// server amplifies into distortion.
+	v.between("hardware.audio.volume", h.Audio.Volume, 10, 100, "a volume in percent")
+
 	for i, e := range h.Session.Environment {
 		if !envPattern.MatchString(e) {
 			v.fail("hardware.session.environment["+strconv.Itoa(i)+"]", `%q is not a variable name (like "WAYLAND_DISPLAY")`, e)

@@ -94,6 +94,10 @@ func install(t *testing.T, root string) {
 		"readlink /etc/systemd/system/ctrl-alt-del.target":  "/dev/null",
 		"test -e /var/lib/systemd/linger/borne && echo yes": "yes",
 		"borne version | cut -d' ' -f1":                     "borne",
+		// The sound server in the kiosk user's session, up before the kiosk.
+		"test -e /etc/systemd/user/sockets.target.wants/pipewire-pulse.socket && echo yes":                      "yes",
+		"test -e /etc/systemd/user/pipewire.service.wants/wireplumber.service && echo yes":                      "yes",
+		`grep -c "^After=user@$(id -u borne).service$" /etc/systemd/system/borne-kiosk.service.d/50-sound.conf`: "1",
 	}
 	for script, want := range checks {
 		if got := strings.TrimSpace(mustInRoot(t, root, script)); got != want {
@@ -116,6 +120,9 @@ func install(t *testing.T, root string) {
 	mustInRoot(t, root, "apt-get remove -y -q borne")
 	if got := mustInRoot(t, root, "ls /var/lib/borne; test -e /etc/systemd/system/ctrl-alt-del.target || echo unmasked"); !strings.Contains(got, "usage.db") || !strings.Contains(got, "unmasked") {
 		t.Errorf("after remove: %q", got)
+	}
+	if got := mustInRoot(t, root, "test -e /etc/systemd/system/borne-kiosk.service.d/50-sound.conf || echo gone"); !strings.Contains(got, "gone") {
+		t.Errorf("the sound drop-in stays after remove: %q", got)
 	}
 	mustInRoot(t, root, "apt-get install -y -q --no-install-recommends /tmp/borne.deb")
 	if got := mustInRoot(t, root, "grep '^name = ' /etc/borne/borne.toml"); !strings.Contains(got, "Gien") {

@@ -35,6 +35,8 @@ var wantContents = map[string]string{
 	"./usr/lib/systemd/system/":                      "drwxr-xr-x root/root",
 	"./usr/lib/systemd/system/borne.service":         "-rw-r--r-- root/root",
 	"./usr/lib/systemd/system/borne-kiosk.service":   "-rw-r--r-- root/root",
+	"./usr/lib/systemd/user-preset/":                 "drwxr-xr-x root/root",
+	"./usr/lib/systemd/user-preset/80-borne.preset":  "-rw-r--r-- root/root",
 	"./usr/lib/sysusers.d/":                          "drwxr-xr-x root/root",
 	"./usr/lib/sysusers.d/borne.conf":                "-rw-r--r-- root/root",
 	"./usr/lib/tmpfiles.d/":                          "drwxr-xr-x root/root",
@@ -106,7 +108,7 @@ func TestPackage(t *testing.T) {
 		t.Errorf("Version %q", v)
 	}
 	deps := field("Depends")
-	for _, d := range []string{"systemd", "libpam-systemd", "dbus-user-session"} {
+	for _, d := range []string{"systemd", "libpam-systemd", "dbus-user-session", "pipewire", "pipewire-pulse", "wireplumber"} {
 		if !slices.Contains(strings.Split(strings.ReplaceAll(deps, " ", ""), ","), d) {
 			t.Errorf("Depends %q lacks %s", deps, d)
 		}

@@ -87,6 +87,37 @@ type Camera interface {
 	SetPrivacy(ctx context.Context, on bool) error
 }
 
+// AudioStatus is what a sound check found: a speaker to hear the adviser,
+// a microphone to be heard.
+type AudioStatus struct {
+	Speaker bool
+	Mic     bool
+	Reason  string // why not, in words a technician can act on
+}
+
+// Audio is the kiosk's sound: the speaker's volume and the microphone's
+// mute, through the sound server. Volumes are in percent (0 to 100).
+type Audio interface {
+	Check(ctx context.Context) (AudioStatus, error)
+	Volume(ctx context.Context) (int, error)
+	SetVolume(ctx context.Context, percent int) error
+	// SetMicMute closes (true) or opens the microphone. A back-end that
+	// loses its sound server puts this state back when it returns.
+	SetMicMute(ctx context.Context, muted bool) error
+}
+
+// SoundTester is implemented by Audio back-ends that maintenance can use
+// to test the speaker and the microphone.
+type SoundTester interface {
+	// PlayTone plays a short tone on the speaker and returns when it has
+	// been played (or ctx ends).
+	PlayTone(ctx context.Context, d time.Duration) error
+	// MicLevels records from the microphone until ctx ends, sending its
+	// peak level (0 to 1) about ten times a second; the channel closes
+	// when recording stops. The caller opens the microphone first.
+	MicLevels(ctx context.Context) (<-chan float64, error)
+}
+
 // Printer reasons the shell puts into plain words (its catalogs have a
 // "printer.<reason>" entry for each).
 const (
@@ -159,7 +190,7 @@ type Printer interface {
 // print later, and a final Change follows. Only jobs that Print accepted
 // are reported; a Print that fails says so by its error.
 type Change struct {
-	Device   string // "camera", "display", "printer", "sessions"
+	Device   string // "camera", "display", "printer", "sessions", "audio"
 	OK       bool
 	Reason   string
 	Job      JobID  // set for print job outcomes
@@ -194,6 +225,7 @@ type Hardware struct {
 	Display  Display
 	Camera   Camera
 	Printer  Printer
+	Audio    Audio // nil: no sound control
 	// Changes carries state changes; nil when the back-end reports none.
 	Changes <-chan Change
 	// Close releases the back-ends' resources.

@@ -81,11 +81,12 @@ func (m Model) startCall() (Model, tea.Cmd) {
 }
 
 // checkReady checks, within a second, what a call cannot work without:
-// the video client can be run and the camera is there. The screen is set
+// the video client can be run, the camera, a speaker and a microphone are
+// there. The screen is set
 // to its call level on the way; a screen that cannot be dimmed still shows
 // the call, so its failure is only logged.
 func (m Model) checkReady(gen int) tea.Cmd {
-	cam, disp, log := m.d.HW.Camera, m.d.HW.Display, m.log
+	cam, disp, snd, log := m.d.HW.Camera, m.d.HW.Display, m.d.HW.Audio, m.log
 	pre, _ := m.d.HW.Sessions.(hw.Preflighter)
 	op := m.ops[m.sel]
 	return func() tea.Msg {
@@ -103,6 +104,9 @@ func (m Model) checkReady(gen int) tea.Cmd {
 				log.Warn("camera not ready", "reason", st.Reason, "err", err)
 				return readyMsg{gen: gen, reason: "unavail.camera"}
 			}
+		}
+		if reason := soundReady(ctx, snd, log); reason != "" {
+			return readyMsg{gen: gen, reason: reason}
 		}
 		if disp != nil {
 			if err := disp.SetLevel(ctx, hw.LevelCall); err != nil {
@@ -153,6 +157,7 @@ func (m Model) onStarted(msg sessionStartedMsg) (tea.Model, tea.Cmd) {
 		waitSession(gen, msg.s),
 		m.callTick(gen),
 		m.setPrivacy(false),
+		m.soundForCall(gen),
 	)
 }
 
@@ -296,9 +301,10 @@ func (m Model) callEvent(e usage.Event) usage.Event {
 }
 
 // sweep puts the hardware back as it is between calls: the screen at its
-// idle level, the camera behind its privacy shutter.
+// idle level, the camera behind its privacy shutter, the microphone closed
+// and the speaker at the site's level.
 func (m Model) sweep() tea.Cmd {
-	return tea.Batch(m.setLevel(hw.LevelActive), m.setPrivacy(true))
+	return tea.Batch(m.setLevel(hw.LevelActive), m.setPrivacy(true), m.soundBetweenCalls())
 }
 
 func (m Model) setPrivacy(on bool) tea.Cmd {

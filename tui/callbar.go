@@ -31,9 +31,10 @@ func (m Model) inputRefused() bool {
 }
 
 // barSlot is the call's other controls, drawn left of "Terminer l'appel"
-// in the bar (their x, y and h are set by the bar; w is theirs). None
-// yet: the volume buttons go here.
-func (m Model) barSlot() []target { return nil }
+// in the bar (their x, y and h are set by the bar; w is theirs): "Son +",
+// the level (a box nothing happens on) and "Son −" (sound.go), when the
+// bar is wide enough to keep the partner's name and the time readable.
+func (m Model) barSlot() []target { return m.soundSlot() }
 
 // callBar lays the bar out. "Terminer l'appel" is the first target, so
 // that it has the focus; the slot's targets follow.

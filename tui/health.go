@@ -69,6 +69,9 @@ func (m Model) onChange(c hw.Change) (tea.Model, tea.Cmd) {
 	if c.Job != "" {
 		return m.onJob(c)
 	}
+	if c.Device == "audio" {
+		return m.onSoundChange(c)
+	}
 	if c.Device == "printer" {
 		m.health.printer = hw.PrinterStatus{Ready: c.OK, Reason: c.Reason}
 		return m, nil

@@ -268,6 +268,10 @@ func (m Model) activate(t target, cmd tea.Cmd) (tea.Model, tea.Cmd) {
 		m, next = m.cancelCall()
 	case id == idEnd:
 		m, next = m.endCall()
+	case id == idSoundUp:
+		m, next = m.soundStepBy(+1)
+	case id == idSoundDown:
+		m, next = m.soundStepBy(-1)
 	case id == idPrint:
 		m, next = m.printSheet()
 	case id == idScrollDown:

@@ -173,5 +173,20 @@ func init() {
 		"n.resumed.other":   "%d jobs resumed",
 		"after.maxed":       "The call was stopped after %s: the longest a call may last on this kiosk.",
 		"scroll.more":       "more",
+
+		// Sound: the call's controls, readiness, maintenance's test.
+		"sound.down":        "Sound −",
+		"sound.up":          "Sound +",
+		"sound.away":        "Sound unavailable for now",
+		"unavail.sound":     "The sound is not working.",
+		"unavail.speaker":   "The speaker is not working.",
+		"unavail.mic":       "The microphone is not working.",
+		"test.sound":        "Sound",
+		"test.sound.tone":   "Listen: a beep from the speaker…",
+		"test.sound.speak":  "Speak into the microphone: the bar should move.",
+		"test.sound.ok":     "The microphone works.",
+		"test.sound.silent": "The microphone picks up nothing: check it is plugged in and nothing covers it.",
+		"test.sound.failed": "The sound test could not run:",
+		"test.sound.again":  "Test again",
 	})
 }

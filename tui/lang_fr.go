@@ -173,5 +173,20 @@ func init() {
 		"n.resumed.other":   "%d impressions reprises",
 		"after.maxed":       "L'appel a été arrêté après %s : c'est la durée la plus longue permise sur cette borne.",
 		"scroll.more":       "suite",
+
+		// Sound: the call's controls, readiness, maintenance's test.
+		"sound.down":        "Son −",
+		"sound.up":          "Son +",
+		"sound.away":        "Son indisponible pour le moment",
+		"unavail.sound":     "Le son ne fonctionne pas.",
+		"unavail.speaker":   "Le haut-parleur ne fonctionne pas.",
+		"unavail.mic":       "Le micro ne fonctionne pas.",
+		"test.sound":        "Son",
+		"test.sound.tone":   "Écoutez : un bip sort du haut-parleur…",
+		"test.sound.speak":  "Parlez dans le micro : la barre doit bouger.",
+		"test.sound.ok":     "Le micro fonctionne.",
+		"test.sound.silent": "Le micro ne capte rien : vérifiez qu'il est branché et que rien ne le couvre.",
+		"test.sound.failed": "Le test du son n'a pas pu se faire :",
+		"test.sound.again":  "Refaire le test",
 	})
 }

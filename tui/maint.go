@@ -45,6 +45,7 @@ const (
 	pageTests
 	pageService
 	pageFigures
+	pageSound // the sound test (soundtest.go)
 )
 
 // maintOp is what a maintenance button does.
@@ -69,6 +70,7 @@ const (
 	opTestBrightness
 	opTestCamera
 	opTestCall
+	opTestSound
 )
 
 // maintAction is a maintenance button's meaning: the menu dispatches on
@@ -84,6 +86,7 @@ var opNames = [...]string{
 	opBackInService: "m:back-in-service", opFigures: "m:figures", opExport: "m:export", opPurge: "m:purge",
 	opPrinter: "m:printer", opResetClient: "m:reset-client", opRestart: "m:restart",
 	opTestPage: "t:page", opTestBrightness: "t:brightness", opTestCamera: "t:camera", opTestCall: "t:call",
+	opTestSound: "t:sound",
 }
 
 // id names the button for hit-testing and focus, and for tests.
@@ -146,6 +149,8 @@ func (m Model) maintMenu(f *frame) {
 		m.figuresPage(f)
 	case pageTests:
 		m.grid(f, m.testButtons())
+	case pageSound:
+		m.soundTestPage(f)
 	case pageService:
 		m.servicePage(f)
 	default:
@@ -198,6 +203,9 @@ func (m Model) testButtons() []target {
 	page := m.button(maintAction{op: opTestPage}, "test.page")
 	page.disabled = m.d.HW.Printer == nil
 	ts := []target{page, m.button(maintAction{op: opTestBrightness}, "test.brightness"), m.button(maintAction{op: opTestCamera}, "test.camera")}
+	if _, ok := m.d.HW.Audio.(hw.SoundTester); ok {
+		ts = append(ts, m.button(maintAction{op: opTestSound}, "test.sound"))
+	}
 	if m.testOperator() >= 0 && !m.remote() { // a call from afar would ring at an empty kiosk
 		ts = append(ts, m.button(maintAction{op: opTestCall}, "test.call"))
 	}
@@ -340,7 +348,7 @@ func (m Model) maintAction(a maintAction) (Model, tea.Cmd) {
 		return m, m.maintCmd("maint.client.failed", func(ctx context.Context) (string, error) { return m.t("maint.client-reset"), r.Reset(ctx) })
 	case opRestart:
 		return m.restart()
-	case opTestPage, opTestBrightness, opTestCamera, opTestCall:
+	case opTestPage, opTestBrightness, opTestCamera, opTestCall, opTestSound:
 		return m.runTest(a.op)
 	}
 	return m.goPage(a.op)
@@ -434,6 +442,8 @@ func (m Model) runTest(op maintOp) (Model, tea.Cmd) {
 			}
 			return m.t("test.camera.ok"), err
 		})
+	case opTestSound:
+		return m.startSoundTest()
 	case opTestCall:
 		return m.testCall()
 	}

@@ -84,6 +84,8 @@ type Model struct {
 	boxes        *boxes
 	gen          int // bumps on each input: stale idle timers are ignored
 	call         call
+	snd          sound       // the call's sound (sound.go)
+	sndq         *soundQueue // orders to the sound server, in order
 	quiting      bool
 
 	oos   usage.OutOfService // set by maintenance; zero: in service
@@ -91,6 +93,7 @@ type Model struct {
 
 	shownAt time.Time // when the screen last changed (tapGuard)
 	scroll  int       // first line shown of a long operator page
+	stest soundTest // the sound test page (soundtest.go)
 }
 
 type siteText struct{ name, phone string }
@@ -121,6 +124,7 @@ func New(d Deps) Model {
 	m.now = d.Now()
 	m.health = newHealth()
 	m.boxes = &boxes{drawn: map[string]string{}}
+	m.sndq = &soundQueue{}
 	if s, ok := d.Config.SiteSchedule(); ok && d.Remote == nil {
 		m.hours = &s
 	}
@@ -149,7 +153,7 @@ func (m Model) Init() tea.Cmd {
 	if m.remote() {
 		return tea.Batch(m.clockTick(), m.idleTimers(), m.askLockout())
 	}
-	return tea.Batch(func() tea.Msg { return clockMsg{} }, m.clockTick(), m.idleTimers(), m.askPrinter(), m.resizeChecks())
+	return tea.Batch(func() tea.Msg { return clockMsg{} }, m.clockTick(), m.idleTimers(), m.askPrinter(), m.resizeChecks(), m.soundBetweenCalls())
 }
 
 // Update routes a message, then notes when the screen changed: a new
@@ -214,6 +218,8 @@ func (m Model) route(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m.onPinTick(msg)
 	case checksMsg, figuresMsg, maintDoneMsg, relockMsg, levelBackMsg:
 		return m.onMaint(msg)
+	case soundLevelMsg, soundSetMsg, soundTestMsg, soundMeterMsg:
+		return m.onSound(msg)
 	case printerMsg:
 		m.health.printer = msg.status
 		return m, nil

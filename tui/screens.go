@@ -113,6 +113,8 @@ func (m Model) inCall(f *frame) {
 	}
 	m.centred(f, m.h/4, lines...)
 	m.awayFromCall(f, target{id: idEnd, kind: kindPrimary, lines: []string{m.t("end")}})
+	by, bh := m.bottom()
+	m.soundControls(f, 2, by-bh-1, m.w-4, bh) // after "End call": the focus starts there
 }
 
 func (m Model) afterCall(f *frame) {

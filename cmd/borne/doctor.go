@@ -78,7 +78,7 @@ func (e env) doctorChecks(ctx context.Context, cfg *config.Config, sysRoot strin
 		if err != nil {
 			return nil, err
 		}
-		return append(checks, printing...), nil
+		return append(append(checks, printing...), audioDoctor(ctx, e.getenv)...), nil
 	}
 	return nil, fmt.Errorf("hardware.backend %q: no doctor for it", cfg.Hardware.Backend)
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/loiret/borne/config"
 	"github.com/loiret/borne/hw"
+	"github.com/loiret/borne/hw/audio/audiotest"
 	"github.com/loiret/borne/hw/cups/cupstest"
 	"github.com/loiret/borne/hw/dbustest"
 )
@@ -61,7 +62,7 @@ func TestDoctorCommand(t *testing.T) {
 		}
 		names = append(names, strings.Fields(l)[1])
 	}
-	if got := strings.Join(names, " "); got != "systemd logind backlight camera cups printer usage"+strings.Repeat(" operator", 6) {
+	if got := strings.Join(names, " "); got != "systemd logind backlight camera cups printer sound speaker microphone usage"+strings.Repeat(" operator", 6) {
 		t.Errorf("lines for %s", got)
 	}
 	for _, want := range []string{
@@ -111,8 +112,15 @@ func TestDoctorAllOK(t *testing.T) {
 	}
 	printing := cupstest.Start(t, cupstest.Options{})
 	cfg.Hardware.Printer.Server, cfg.Hardware.Printer.Queue = printing.Addr, printing.Queue
+	sound := audiotest.Start(t, audiotest.Options{Mic: audiotest.MicSilent})
 	var out, errb bytes.Buffer
 	e := env2(env, &out, &errb)
+	e.getenv = func(k string) string {
+		if k == "PULSE_SERVER" {
+			return sound.Addr
+		}
+		return env.Getenv(k)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	checks, err := e.doctorChecks(ctx, cfg, sys)

@@ -43,6 +43,7 @@ func dbusHardware(ctx context.Context, cfg *config.Config, log *slog.Logger) (hw
 	h.Changes = merge(h.Changes, changes)
 	closeAll := h.Close
 	h.Close = func() error { return errors.Join(closePrinter(), closeAll()) }
+	addAudio(ctx, &h, cfg, nil, log) // hardware_audio.go
 	return h, nil
 }
 

@@ -36,6 +36,7 @@ type Machine struct {
 	sessions  []*Session
 	changes   chan hw.Change
 	loc       *time.Location // of the dates printed
+	audio     simAudio
 }
 
 // New returns a simulated machine whose printer writes into dir (created
@@ -47,6 +48,7 @@ func New(dir string) *Machine {
 		camera:  hw.CameraStatus{Present: true},
 		printer: hw.PrinterStatus{Ready: true},
 		changes: make(chan hw.Change, 16),
+		audio:   simAudio{volume: 70, muted: true, status: hw.AudioStatus{Speaker: true, Mic: true}},
 	}
 }
 
@@ -57,6 +59,7 @@ func (m *Machine) Hardware() hw.Hardware {
 		Display:  display{m},
 		Camera:   camera{m},
 		Printer:  printer{m},
+		Audio:    audio{m},
 		Changes:  m.changes,
 		Close:    func() error { return nil },
 	}
