@@ -2,6 +2,7 @@
 package config
 
 import (
+	"slices"
 	"time"
 
 	"github.com/loiret/borne/operators"
@@ -26,6 +27,7 @@ type Config struct {
 	// Path is the file the config was read from ("" for the embedded demo).
 	Path string `toml:"-"`
 
+	warnings  []string            // what check says without failing
 	loc       *time.Location      // Site.Timezone, loaded by Parse
 	stopHours [][]operators.Range // Site.Stops[i].Hours, parsed by Parse
 }
@@ -67,6 +69,16 @@ type Hardware struct {
 	Camera  CameraConfig  `toml:"camera"`
 	Printer PrinterConfig `toml:"printer"`
 	Session SessionConfig `toml:"session"`
+	Browser BrowserConfig `toml:"browser"`
+}
+
+// BrowserConfig is the browser the shell opens for operators with a
+// visio_url.
+type BrowserConfig struct {
+	Command string   `toml:"command"` // absolute path; default /usr/bin/chromium
+	Flags   []string `toml:"flags"`   // extra command-line flags
+	// AllowLoopbackHTTP lets visio addresses use http on 127.0.0.1: tests.
+	AllowLoopbackHTTP bool `toml:"allow_loopback_http"`
 }
 
 type DisplayConfig struct {
@@ -121,4 +133,28 @@ type Remote struct {
 	Listen         string   `toml:"listen"`
 	AuthorizedKeys []string `toml:"authorized_keys"`
 	HostKey        string   `toml:"host_key"`
+}
+
+// Warnings are what `borne config check` reports without failing, each
+// "FILE:LINE:COL: warning: …": enabled operators whose visio is still the
+// catalog's example.
+func (c *Config) Warnings() []string { return slices.Clone(c.warnings) }
+
+// ExampleVisios are the ids of the operators shown whose visio_url is still
+// on the catalog's example host; none on a demo.
+func (c *Config) ExampleVisios() []string {
+	var ids []string
+	if c.Hardware.Backend == "sim" {
+		return nil
+	}
+	ops, err := c.ResolveOperators()
+	if err != nil {
+		return nil
+	}
+	for _, op := range ops {
+		if op.IsVisio() && isExample(op.VisioURL) {
+			ids = append(ids, op.ID)
+		}
+	}
+	return ids
 }

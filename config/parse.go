@@ -134,6 +134,7 @@ func parse(file string, data []byte, files bool) (*Config, error) {
 	}
 	c.loc = v.loc
 	c.stopHours = v.stopHours
+	c.warnings = v.warnings
 	return &c, nil
 }
 
@@ -234,6 +235,7 @@ func setDefaults(c *Config, d *doc) {
 	str("hardware.printer.queue", &h.Printer.Queue, "borne")
 	str("hardware.printer.server", &h.Printer.Server, "localhost:631")
 	list("hardware.session.environment", &h.Session.Environment, defaultEnvironment)
+	str("hardware.browser.command", &h.Browser.Command, "/usr/bin/chromium")
 
 	str("usage.database", &c.Usage.Database, "/var/lib/borne/usage.db")
 	dur("usage.retention", &c.Usage.Retention, 395*day)

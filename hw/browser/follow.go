@@ -1,0 +1,288 @@
+package browser
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/inspector"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/cdproto/target"
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/remote"
+)
+
+// follow watches the call's page until ctx ends or it has a verdict.
+func follow(ctx context.Context, c *call) {
+	if v, ok := watch(ctx, c); ok {
+		c.decide(v)
+	}
+}
+
+// watch connects to the browser, attaches to the visio's page without
+// ever closing it (a detach leaves the tab), and turns what the page does
+// into a verdict. ok is false when ctx ended first.
+func watch(ctx context.Context, c *call) (v verdict, ok bool) {
+	o := c.s.o
+	startCtx, cancelStart := context.WithTimeout(ctx, o.StartTimeout)
+	defer cancelStart()
+	ws, err := devToolsURL(startCtx, c.dir)
+	if err != nil {
+		return failed(ctx, ErrNoDevTool, "no DevTools port: "+err.Error())
+	}
+	actx, cancelAlloc := remote.NewAllocator(ctx, ws, remote.NoModifyURL)
+	defer cancelAlloc()
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	defer cancelBrowser()
+	// The first use of bctx connects: with bctx itself, so that the
+	// connection lasts as long as the call.
+	p := &pageState{c: c, verdicts: make(chan verdict, 1)}
+	if err := chromedp.ListenBrowser(bctx, p.browserEvent); err != nil {
+		return failed(ctx, ErrNoDevTool, "browser events: "+err.Error())
+	}
+	id, err := pageTarget(startCtx, bctx)
+	if err != nil {
+		return failed(ctx, ErrNoDevTool, "no page: "+err.Error())
+	}
+	p.id.Store(id)
+	if _, err := cdp.Call(startCtx, chromedp.FromContext(bctx).Browser, target.SetDiscoverTargets, target.SetDiscoverTargetsParams{Discover: true}); err != nil {
+		return failed(ctx, ErrNoDevTool, "target discovery: "+err.Error())
+	}
+	tctx, cancelTarget := chromedp.NewContext(bctx, chromedp.WithTargetID(id), chromedp.WithDetachOnCancel(), chromedp.WithListener(p.pageEvent))
+	defer cancelTarget()
+	// The first run on tctx attaches, with tctx itself, for the same
+	// reason; a renderer stuck in a script never lets the attach finish.
+	load := time.NewTimer(o.LoadTimeout)
+	defer load.Stop()
+	attached := make(chan error, 1)
+	go func() { attached <- chromedp.Do(tctx, chromedp.Func(p.init)) }()
+	select {
+	case err = <-attached:
+	case v := <-p.verdicts:
+		return v, true
+	case <-ctx.Done():
+		return verdict{}, false
+	case <-load.C:
+		return verdict{err: ErrNoLoad, why: fmt.Sprintf("the partner's page did not load within %v", o.LoadTimeout)}, true
+	case <-time.After(o.HangTimeout):
+		return verdict{err: ErrHung, why: fmt.Sprintf("the page did not answer the attach within %v", o.HangTimeout)}, true
+	}
+	if err != nil {
+		return failed(ctx, ErrNoDevTool, "attach: "+err.Error())
+	}
+	return p.loop(ctx, tctx, load)
+}
+
+// failed is a verdict of err, unless ctx ended: the call ended anyway.
+func failed(ctx context.Context, err error, why string) (verdict, bool) {
+	if ctx.Err() != nil {
+		return verdict{}, false
+	}
+	return verdict{err: err, why: why}, true
+}
+
+// devToolsURL waits for the browser to write its DevTools port and path in
+// the profile, and makes the browser's loopback websocket address of them.
+func devToolsURL(ctx context.Context, dir string) (string, error) {
+	f := filepath.Join(dir, "DevToolsActivePort")
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if b, err := os.ReadFile(f); err == nil {
+			port, path, ok := strings.Cut(strings.TrimSpace(string(b)), "\n")
+			if ok && port != "" && strings.HasPrefix(path, "/devtools/browser/") {
+				return "ws://127.0.0.1:" + port + strings.TrimSpace(path), nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("%s not written: %w", f, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// pageTarget waits for the app window's page.
+func pageTarget(ctx, bctx context.Context) (target.ID, error) {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		infos, err := targets(ctx, bctx)
+		if err == nil {
+			for _, i := range infos {
+				if i.Type == "page" {
+					return i.TargetID, nil
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			if err == nil {
+				err = ctx.Err()
+			}
+			return "", err
+		case <-t.C:
+		}
+	}
+}
+
+// targets lists the browser's targets within ctx's deadline.
+func targets(ctx, bctx context.Context) ([]*target.Info, error) {
+	if d, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		bctx, cancel = context.WithDeadline(bctx, d)
+		defer cancel()
+	}
+	return chromedp.Targets(bctx)
+}
+
+// pageState follows one page.
+type pageState struct {
+	c        *call
+	id       atomic.Value // target.ID of the page
+	main     atomic.Value // cdp.FrameID of the main frame
+	loaded   atomic.Bool  // the partner's page loaded once
+	verdicts chan verdict
+}
+
+func (p *pageState) say(v verdict) {
+	select {
+	case p.verdicts <- v:
+	default:
+	}
+}
+
+// init runs once attached: it learns the main frame, and whether the
+// page loaded before anyone listened.
+func (p *pageState) init(ctx context.Context, t *chromedp.Target) error {
+	tree, err := cdp.Call(ctx, t, page.GetFrameTree, cdp.Empty{})
+	if err != nil {
+		return err
+	}
+	p.main.Store(tree.FrameTree.Frame.ID)
+	p.navigated(tree.FrameTree.Frame.URL+tree.FrameTree.Frame.URLFragment, tree.FrameTree.Frame.UnreachableURL)
+	yes := true
+	res, err := cdp.Call(ctx, t, runtime.Evaluate, runtime.EvaluateParams{Expression: `document.readyState`, ReturnByValue: &yes})
+	if err != nil {
+		return err
+	}
+	if res.Result != nil && string(res.Result.Value) != `"loading"` && !strings.HasPrefix(tree.FrameTree.Frame.URL, "about:") {
+		p.loaded.Store(true)
+	}
+	return nil
+}
+
+func (p *pageState) isMain(id cdp.FrameID) bool {
+	m, _ := p.main.Load().(cdp.FrameID)
+	return m == "" || m == id
+}
+
+// pageEvent runs on chromedp's reader: it only looks and says, never
+// calls the browser.
+func (p *pageState) pageEvent(ev any) {
+	switch ev := ev.(type) {
+	case *page.EventFrameNavigated:
+		if ev.Frame.ParentID == "" {
+			p.main.Store(ev.Frame.ID)
+			p.navigated(ev.Frame.URL+ev.Frame.URLFragment, ev.Frame.UnreachableURL)
+		}
+	case *page.EventNavigatedWithinDocument:
+		if p.isMain(ev.FrameID) {
+			p.navigated(ev.URL, "")
+		}
+	case *page.EventDomContentEventFired, *page.EventLoadEventFired:
+		p.loaded.Store(true)
+	case *inspector.EventTargetCrashed:
+		p.say(verdict{err: ErrCrashed, why: "the page's renderer crashed"})
+	}
+}
+
+// navigated judges a main-frame navigation.
+func (p *pageState) navigated(url, unreachable string) {
+	switch {
+	case p.c.op.IsEnd(url):
+		p.say(verdict{why: "the page reached its end address " + url})
+	case unreachable != "" && !p.loaded.Load():
+		p.say(verdict{err: ErrNoLoad, why: "the partner's page could not be loaded: " + unreachable})
+	case unreachable != "":
+		p.c.log.Warn("the page was kept from leaving the partner's site", "to", unreachable)
+	}
+}
+
+// browserEvent sees the page's window close and its crashes.
+func (p *pageState) browserEvent(ev any) {
+	id, _ := p.id.Load().(target.ID)
+	switch ev := ev.(type) {
+	case *target.EventTargetDestroyed:
+		if ev.TargetID == id {
+			p.say(verdict{why: "the page closed its window"})
+		}
+	case *target.EventTargetCrashed:
+		if ev.TargetID == id {
+			p.say(verdict{err: ErrCrashed, why: fmt.Sprintf("the page's renderer crashed (%s, status %d)", ev.Status, ev.ErrorCode)})
+		}
+	}
+}
+
+// loop pings the page and waits for a verdict, the end of the
+// connection, or the first load's deadline.
+func (p *pageState) loop(ctx, tctx context.Context, load *time.Timer) (verdict, bool) {
+	o := p.c.s.o
+	lost := chromedp.FromContext(tctx).Browser.LostConnection
+	ping := time.NewTicker(o.PingEvery)
+	defer ping.Stop()
+	pings := make(chan error, 1)
+	pinging := false
+	var lastAnswer = time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return verdict{}, false
+		case v := <-p.verdicts:
+			return v, true
+		case <-lost:
+			select {
+			case v := <-p.verdicts:
+				return v, true
+			case <-time.After(200 * time.Millisecond):
+			}
+			return failed(ctx, ErrCrashed, "the browser closed its DevTools connection")
+		case <-load.C:
+			if !p.loaded.Load() {
+				return verdict{err: ErrNoLoad, why: fmt.Sprintf("the partner's page did not load within %v", o.LoadTimeout)}, true
+			}
+		case err := <-pings:
+			pinging = false
+			if err == nil {
+				lastAnswer = time.Now()
+			}
+		case <-ping.C:
+			if time.Since(lastAnswer) > o.HangTimeout {
+				return verdict{err: ErrHung, why: fmt.Sprintf("the page answered no ping for %v", o.HangTimeout)}, true
+			}
+			if !pinging {
+				pinging = true
+				go func() { pings <- p.ping(tctx, o.HangTimeout) }()
+			}
+		}
+	}
+}
+
+// ping asks the page's renderer for 1: a renderer stuck in a script
+// never answers.
+func (p *pageState) ping(tctx context.Context, within time.Duration) error {
+	ctx, cancel := context.WithTimeout(tctx, within)
+	defer cancel()
+	t := chromedp.FromContext(tctx).Target
+	_, err := cdp.Call(ctx, t, runtime.Evaluate, runtime.EvaluateParams{Expression: "1"})
+	if err != nil {
+		p.c.log.Debug("ping unanswered", "err", err)
+	}
+	return err
+}
