@@ -22,7 +22,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
+	"strings"
 	"time"
 
 	"github.com/loiret/borne/hw"
@@ -198,11 +198,18 @@ func (s *Sessions) Doctor(ctx context.Context) []hw.Check {
 	if d, ok := s.inner.(hw.Doctor); ok {
 		out = d.Doctor(ctx)
 	}
-	ch := hw.Check{Name: "browser", Needed: true, Health: hw.OK, Reason: s.o.Command}
+	return append(out, CommandCheck(ctx, s.o.Command))
+}
+
+// CommandCheck is borne doctor's line about the browser: there, and its
+// version.
+func CommandCheck(ctx context.Context, command string) hw.Check {
+	ch := hw.Check{Name: "browser", Needed: true, Health: hw.OK, Reason: command}
+	s := Sessions{o: Options{Command: command}}
 	if err := s.checkCommand(); err != nil {
 		ch.Health, ch.Reason = hw.Missing, err.Error()+" (install the chromium package, or set [hardware.browser] command)"
-	} else if v, err := exec.CommandContext(ctx, s.o.Command, "--version").Output(); err == nil {
-		ch.Reason = string(slices.DeleteFunc([]byte(v), func(b byte) bool { return b == '\n' }))
+	} else if v, err := exec.CommandContext(ctx, command, "--version").Output(); err == nil {
+		ch.Reason = strings.TrimSpace(string(v))
 	}
-	return append(out, ch)
+	return ch
 }
