@@ -170,7 +170,7 @@ func newRig(t *testing.T, v *visio, o browser.Options) *rig {
 		t.Fatalf("these tests need unshare (util-linux): %v", err)
 	}
 	dir := t.TempDir()
-	r := &rig{root: filepath.Join(dir, "run", "borne-browser"), home: filepath.Join(dir, "home"), log: &logBuf{}}
+	r := &rig{root: filepath.Join(runtimeDir(t), "borne-browser"), home: filepath.Join(dir, "home"), log: &logBuf{}}
 	os.MkdirAll(r.home, 0o700)
 	cmd := filepath.Join(dir, "chromium")
 	if err := os.WriteFile(cmd, []byte(wrapper), 0o755); err != nil {
@@ -208,6 +208,18 @@ func newRig(t *testing.T, v *visio, o browser.Options) *rig {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// runtimeDir stands for the kiosk user's runtime folder: a tmpfs, as
+// $XDG_RUNTIME_DIR is on the box (/dev/shm), else a temporary folder.
+func runtimeDir(t *testing.T) string {
+	t.Helper()
+	d, err := os.MkdirTemp("/dev/shm", "borne-test-")
+	if err != nil {
+		return t.TempDir()
+	}
+	t.Cleanup(func() { os.RemoveAll(d) })
+	return d
 }
 
 func (r *rig) start(t *testing.T, op operators.Operator) hw.Session {
@@ -253,6 +265,7 @@ func TestVisioCall(t *testing.T) {
 	v := newVisio(t)
 	r := newRig(t, v, browser.Options{})
 	for round := 1; round <= 2; round++ {
+		started := time.Now()
 		s := r.start(t, v.op("/visio"))
 		if p := r.profiles(t); len(p) != 1 {
 			t.Fatalf("profiles during the call: %v", p)
@@ -268,6 +281,7 @@ func TestVisioCall(t *testing.T) {
 		if endAt.IsZero() || seen.Sub(endAt) > 2*time.Second {
 			t.Errorf("round %d: the call ended %v after the end page was served", round, seen.Sub(endAt))
 		}
+		t.Logf("round %d: browser up and page done in %v; call over %v after the end page was served", round, endAt.Sub(started), seen.Sub(endAt))
 		if p := r.profiles(t); len(p) != 0 {
 			t.Errorf("round %d: profiles left: %v", round, p)
 		}

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/inspector"
 	"github.com/chromedp/cdproto/page"
@@ -76,7 +77,19 @@ func watch(ctx context.Context, c *call) (v verdict, ok bool) {
 	if err != nil {
 		return failed(ctx, ErrNoDevTool, "attach: "+err.Error())
 	}
-	return p.loop(ctx, tctx, load)
+	v, ok = p.loop(ctx, tctx, load)
+	if ok {
+		closeBrowser(bctx)
+	}
+	return v, ok
+}
+
+// closeBrowser asks the browser to close at once, its verdict given: the
+// runner's stop then finds it going, and the call ends sooner.
+func closeBrowser(bctx context.Context) {
+	ctx, cancel := context.WithTimeout(bctx, 500*time.Millisecond)
+	defer cancel()
+	cdp.Call(ctx, chromedp.FromContext(bctx).Browser, browser.Close, cdp.Empty{})
 }
 
 // failed is a verdict of err, unless ctx ended: the call ended anyway.
