@@ -395,6 +395,37 @@ func TestRendererHangs(t *testing.T) {
 	}
 }
 
+// A link off the partner's site is blocked, and the page comes back: an
+// app window has no Back button for the citizen.
+func TestBlockedNavigationComesBack(t *testing.T) {
+	v := newVisio(t)
+	v.page = fmt.Sprintf(`<title>visio</title><script>
+addEventListener('pageshow', () => {
+  fetch('/report?visit=' + (sessionStorage.getItem('left') || 'first'));
+  if (!sessionStorage.getItem('left')) {
+    sessionStorage.setItem('left', 'yes');
+    setTimeout(() => { location.href = '%s/away'; }, 500);
+  } else {
+    setTimeout(() => { location.href = '/end/bye'; }, 500);
+  }
+});
+</script>`, v.other.URL)
+	r := newRig(t, v, browser.Options{})
+	s := r.start(t, v.op("/visio"))
+	var e hw.SessionEnd
+	select {
+	case e = <-s.Done():
+	case <-time.After(30 * time.Second):
+		t.Fatalf("call not over within 30s\nlog:\n%s\nreports %q", r.log, v.reports)
+	}
+	if e.Err != nil || !strings.Contains(r.log.String(), "kept from leaving") {
+		t.Fatalf("ended with %v\nlog:\n%s", e.Err, r.log)
+	}
+	if _, ok := v.has("visit=yes"); !ok || v.otherHits != 0 {
+		t.Errorf("reports %q, other site reached %d times", v.reports, v.otherHits)
+	}
+}
+
 func TestWindowClosed(t *testing.T) {
 	v := newVisio(t)
 	v.page = `<title>visio</title><script>setTimeout(() => window.close(), 1500)</script>`

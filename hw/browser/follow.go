@@ -43,7 +43,7 @@ func watch(ctx context.Context, c *call) (v verdict, ok bool) {
 	defer cancelBrowser()
 	// The first use of bctx connects: with bctx itself, so that the
 	// connection lasts as long as the call.
-	p := &pageState{c: c, verdicts: make(chan verdict, 1)}
+	p := &pageState{c: c, verdicts: make(chan verdict, 1), back: make(chan struct{}, 1)}
 	if err := chromedp.ListenBrowser(bctx, p.browserEvent); err != nil {
 		return failed(ctx, ErrNoDevTool, "browser events: "+err.Error())
 	}
@@ -162,6 +162,7 @@ type pageState struct {
 	main     atomic.Value // cdp.FrameID of the main frame
 	loaded   atomic.Bool  // the partner's page loaded once
 	verdicts chan verdict
+	back     chan struct{} // a navigation off the partner's site was blocked
 }
 
 func (p *pageState) say(v verdict) {
@@ -224,7 +225,13 @@ func (p *pageState) navigated(url, unreachable string) {
 	case unreachable != "" && !p.loaded.Load():
 		p.say(verdict{err: ErrNoLoad, why: "the partner's page could not be loaded: " + unreachable})
 	case unreachable != "":
+		// The policy blocked it; an app window has no Back button, so
+		// the shell takes the citizen back to the partner's page.
 		p.c.log.Warn("the page was kept from leaving the partner's site", "to", unreachable)
+		select {
+		case p.back <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -270,6 +277,8 @@ func (p *pageState) loop(ctx, tctx context.Context, load *time.Timer) (verdict, 
 			if !p.loaded.Load() {
 				return verdict{err: ErrNoLoad, why: fmt.Sprintf("the partner's page did not load within %v", o.LoadTimeout)}, true
 			}
+		case <-p.back:
+			go p.goBack(tctx)
 		case err := <-pings:
 			pinging = false
 			if err == nil {
@@ -298,4 +307,22 @@ func (p *pageState) ping(tctx context.Context, within time.Duration) error {
 		p.c.log.Debug("ping unanswered", "err", err)
 	}
 	return err
+}
+
+// goBack returns the page to the entry before the blocked one.
+func (p *pageState) goBack(tctx context.Context) {
+	ctx, cancel := context.WithTimeout(tctx, 5*time.Second)
+	defer cancel()
+	t := chromedp.FromContext(tctx).Target
+	h, err := cdp.Call(ctx, t, page.GetNavigationHistory, cdp.Empty{})
+	switch {
+	case err != nil:
+	case h.CurrentIndex > 0:
+		_, err = cdp.Call(ctx, t, page.NavigateToHistoryEntry, page.NavigateToHistoryEntryParams{EntryID: h.Entries[h.CurrentIndex-1].ID})
+	default:
+		_, err = cdp.Call(ctx, t, page.Navigate, page.NavigateParams{URL: p.c.op.VisioURL})
+	}
+	if err != nil {
+		p.c.log.Warn("the page could not be taken back to the partner's site", "err", err)
+	}
 }
