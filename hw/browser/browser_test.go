@@ -224,7 +224,7 @@ func runtimeDir(t *testing.T) string {
 
 func (r *rig) start(t *testing.T, op operators.Operator) hw.Session {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	s, err := r.sessions.Start(ctx, op)
 	if err != nil {
@@ -270,7 +270,7 @@ func TestVisioCall(t *testing.T) {
 		if p := r.profiles(t); len(p) != 1 {
 			t.Fatalf("profiles during the call: %v", p)
 		}
-		end := waitDone(t, s, 30*time.Second)
+		end := waitDone(t, s, 90*time.Second)
 		seen := time.Now()
 		if end.Err != nil {
 			t.Fatalf("round %d: call ended with %v\nlog:\n%s\nreports: %q", round, end.Err, r.log, v.reports)
@@ -328,7 +328,7 @@ func TestShellEndsCall(t *testing.T) {
 	if err := s.End(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if e := waitDone(t, s, 5*time.Second); e.Err != nil {
+	if e := waitDone(t, s, 30*time.Second); e.Err != nil {
 		t.Fatalf("ended with %v", e.Err)
 	}
 	if p := r.profiles(t); len(p) != 0 {
@@ -354,7 +354,7 @@ func TestBrowserKilled(t *testing.T) {
 			syscall.Kill(int(u.MainPID), syscall.SIGKILL)
 		}
 	}
-	e := waitDone(t, s, 15*time.Second)
+	e := waitDone(t, s, 60*time.Second)
 	if e.Err == nil {
 		t.Fatal("a killed browser ended the call as completed")
 	}
@@ -372,7 +372,7 @@ func TestPageNeverLoads(t *testing.T) {
 	r := newRig(t, v, browser.Options{LoadTimeout: 3 * time.Second})
 	start := time.Now()
 	s := r.start(t, v.op("/never"))
-	e := waitDone(t, s, 20*time.Second)
+	e := waitDone(t, s, 90*time.Second)
 	if e.Err == nil || !strings.Contains(r.log.String(), "did not load") {
 		t.Fatalf("ended with %v after %v\nlog:\n%s", e.Err, time.Since(start), r.log)
 	}
@@ -386,7 +386,7 @@ func TestRendererHangs(t *testing.T) {
 	v.page = `<title>visio</title><script>setTimeout(() => { while (true) {} }, 1500)</script>`
 	r := newRig(t, v, browser.Options{HangTimeout: 3 * time.Second, PingEvery: 500 * time.Millisecond})
 	s := r.start(t, v.op("/visio"))
-	e := waitDone(t, s, 25*time.Second)
+	e := waitDone(t, s, 90*time.Second)
 	if e.Err == nil || !strings.Contains(r.log.String(), "answered no ping") && !strings.Contains(r.log.String(), "did not answer") {
 		t.Fatalf("ended with %v\nlog:\n%s", e.Err, r.log)
 	}
@@ -415,8 +415,8 @@ addEventListener('pageshow', () => {
 	var e hw.SessionEnd
 	select {
 	case e = <-s.Done():
-	case <-time.After(30 * time.Second):
-		t.Fatalf("call not over within 30s\nlog:\n%s\nreports %q", r.log, v.reports)
+	case <-time.After(90 * time.Second):
+		t.Fatalf("call not over within 90s\nlog:\n%s\nreports %q", r.log, v.reports)
 	}
 	if e.Err != nil || !strings.Contains(r.log.String(), "kept from leaving") {
 		t.Fatalf("ended with %v\nlog:\n%s", e.Err, r.log)
@@ -431,7 +431,7 @@ func TestWindowClosed(t *testing.T) {
 	v.page = `<title>visio</title><script>setTimeout(() => window.close(), 1500)</script>`
 	r := newRig(t, v, browser.Options{})
 	s := r.start(t, v.op("/visio"))
-	e := waitDone(t, s, 20*time.Second)
+	e := waitDone(t, s, 90*time.Second)
 	if e.Err != nil || !strings.Contains(r.log.String(), "closed its window") {
 		t.Fatalf("ended with %v\nlog:\n%s", e.Err, r.log)
 	}
