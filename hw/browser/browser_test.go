@@ -200,6 +200,13 @@ func newRig(t *testing.T, v *visio, o browser.Options) *rig {
 	}
 	t.Cleanup(func() { m.Close() })
 	o.Command = cmd
+	// A test machine may be far busier than a kiosk.
+	if o.StartTimeout == 0 {
+		o.StartTimeout = time.Minute
+	}
+	if o.HangTimeout == 0 {
+		o.HangTimeout = 30 * time.Second
+	}
 	o.Flags = append([]string{"--headless=new", "--no-sandbox", "--use-fake-device-for-media-stream"}, o.Flags...)
 	o.ProfileRoot = r.root
 	o.Log = slog.New(slog.NewTextHandler(r.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
