@@ -182,7 +182,6 @@ func newRig(t *testing.T, v *visio, o browser.Options) *rig {
 	}
 	env := dbustest.New(t)
 	r.fake = dbustest.NewSystemd(t, env.Session)
-	r.fake.StopTimeout = 3 * time.Second
 	clientEnv := map[string]string{"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": r.home, "BORNE_TEST_POLICY": policy}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
