@@ -3,6 +3,7 @@ package browser
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +18,8 @@ import (
 	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/remote"
+
+	"github.com/loiret/borne/operators"
 )
 
 // follow watches the call's page until ctx ends or it has a verdict.
@@ -39,7 +42,12 @@ func watch(ctx context.Context, c *call) (v verdict, ok bool) {
 	}
 	actx, cancelAlloc := remote.NewAllocator(ctx, ws, remote.NoModifyURL)
 	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(actx)
+	// chromedp's own words go to the shell's log, never to the terminal
+	// the kiosk's screen is drawn on.
+	logf := func(level slog.Level) func(string, ...any) {
+		return func(format string, args ...any) { c.log.Log(ctx, level, "devtools: "+fmt.Sprintf(format, args...)) }
+	}
+	bctx, cancelBrowser := chromedp.NewContext(actx, chromedp.WithLogf(logf(slog.LevelDebug)), chromedp.WithErrorf(logf(slog.LevelDebug)))
 	defer cancelBrowser()
 	// The first use of bctx connects: with bctx itself, so that the
 	// connection lasts as long as the call.
@@ -222,7 +230,7 @@ func (p *pageState) navigated(url, unreachable string) {
 	switch {
 	case p.c.op.IsEnd(url):
 		p.say(verdict{why: "the page reached its end address " + url})
-	case unreachable != "" && !p.loaded.Load():
+	case unreachable != "" && !p.loaded.Load() && sameOrigin(unreachable, p.c.op.VisioURL):
 		p.say(verdict{err: ErrNoLoad, why: "the partner's page could not be loaded: " + unreachable})
 	case unreachable != "":
 		// The policy blocked it; an app window has no Back button, so
@@ -233,6 +241,12 @@ func (p *pageState) navigated(url, unreachable string) {
 		default:
 		}
 	}
+}
+
+func sameOrigin(a, b string) bool {
+	oa, err1 := operators.Origin(a)
+	ob, err2 := operators.Origin(b)
+	return err1 == nil && err2 == nil && oa == ob
 }
 
 // browserEvent sees the page's window close and its crashes.
