@@ -16,7 +16,7 @@ import (
 // A site's config with its real visio addresses.
 func visioConfig(t *testing.T, url string) string {
 	t.Helper()
-	body := strings.Replace(string(config.Example()), `visio_url = "https://visio.example/mairie"`, `visio_url = "`+url+`"`, 1)
+	body := strings.Replace(string(siteExample(t)), `visio_url = "https://visio.example/mairie"`, `visio_url = "`+url+`"`, 1)
 	body = strings.Replace(body, `visio_end = ["https://visio.example/static/close"]`, `visio_end = ["https://meet.gien.example.fr/static/close*"]`, 1)
 	body = strings.Replace(body, `enabled = ["caf", "cpam", "carsat", "adil", "cdad", "mairie"]`, `enabled = ["mairie"]`, 1)
 	p := filepath.Join(t.TempDir(), "borne.toml")
@@ -82,7 +82,7 @@ func TestBrowserPolicyCommand(t *testing.T) {
 
 	// The example's addresses: config check warns (exit 0), doctor fails.
 	ex := filepath.Join(t.TempDir(), "borne.toml")
-	os.WriteFile(ex, config.Example(), 0o600)
+	os.WriteFile(ex, siteExample(t), 0o600)
 	code, _, errOut = runMain(t, "", "config", "check", "--config", ex)
 	if code != 0 || strings.Count(errOut, "warning: ") != 6 || !strings.Contains(errOut, `operator "caf" still opens the example address https://visio.example/caf`) {
 		t.Errorf("config check of the example: %d\n%s", code, errOut)
