@@ -100,13 +100,18 @@ func (c *call) run() {
 		v = c.exited(e)
 	}
 	cancel()
-	<-followed
 	c.log.Debug("stopping the browser", "why", v.why)
 	if innerEnd == nil {
 		e := c.stopInner()
 		innerEnd = &e
 	}
 	c.log.Debug("browser gone", "err", innerEnd.Err)
+	// The browser gone, the DevTools connection ends at once.
+	select {
+	case <-followed:
+	case <-time.After(c.s.o.StopTimeout):
+		c.log.Warn("the DevTools connection outlived the browser")
+	}
 	c.s.remove(c.dir)
 	c.report(v)
 	close(c.ended)

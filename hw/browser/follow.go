@@ -22,17 +22,24 @@ import (
 	"github.com/loiret/borne/operators"
 )
 
-// follow watches the call's page until ctx ends or it has a verdict.
+// follow watches the call's page until ctx ends or it has a verdict. The
+// verdict goes out before the DevTools connection is taken down: that can
+// wait on a browser that no longer answers, and the call's end must not.
 func follow(ctx context.Context, c *call) {
-	if v, ok := watch(ctx, c); ok {
+	var undo []func()
+	v, ok := watch(ctx, c, &undo)
+	if ok {
 		c.decide(v)
+	}
+	for i := len(undo) - 1; i >= 0; i-- {
+		undo[i]()
 	}
 }
 
 // watch connects to the browser, attaches to the visio's page without
 // ever closing it (a detach leaves the tab), and turns what the page does
 // into a verdict. ok is false when ctx ended first.
-func watch(ctx context.Context, c *call) (v verdict, ok bool) {
+func watch(ctx context.Context, c *call, undo *[]func()) (v verdict, ok bool) {
 	o := c.s.o
 	startCtx, cancelStart := context.WithTimeout(ctx, o.StartTimeout)
 	defer cancelStart()
@@ -41,14 +48,14 @@ func watch(ctx context.Context, c *call) (v verdict, ok bool) {
 		return failed(ctx, ErrNoDevTool, "no DevTools port: "+err.Error())
 	}
 	actx, cancelAlloc := remote.NewAllocator(ctx, ws, remote.NoModifyURL)
-	defer cancelAlloc()
+	*undo = append(*undo, cancelAlloc)
 	// chromedp's own words go to the shell's log, never to the terminal
 	// the kiosk's screen is drawn on.
 	logf := func(level slog.Level) func(string, ...any) {
 		return func(format string, args ...any) { c.log.Log(ctx, level, "devtools: "+fmt.Sprintf(format, args...)) }
 	}
 	bctx, cancelBrowser := chromedp.NewContext(actx, chromedp.WithLogf(logf(slog.LevelDebug)), chromedp.WithErrorf(logf(slog.LevelDebug)))
-	defer cancelBrowser()
+	*undo = append(*undo, cancelBrowser)
 	// The first use of bctx connects: with bctx itself, so that the
 	// connection lasts as long as the call.
 	p := &pageState{c: c, verdicts: make(chan verdict, 1), back: make(chan struct{}, 1)}
@@ -64,7 +71,7 @@ func watch(ctx context.Context, c *call) (v verdict, ok bool) {
 		return failed(ctx, ErrNoDevTool, "target discovery: "+err.Error())
 	}
 	tctx, cancelTarget := chromedp.NewContext(bctx, chromedp.WithTargetID(id), chromedp.WithDetachOnCancel(), chromedp.WithListener(p.pageEvent))
-	defer cancelTarget()
+	*undo = append(*undo, cancelTarget)
 	// The first run on tctx attaches, with tctx itself, for the same
 	// reason; a renderer stuck in a script never lets the attach finish.
 	load := time.NewTimer(o.LoadTimeout)
@@ -165,12 +172,13 @@ func targets(ctx, bctx context.Context) ([]*target.Info, error) {
 
 // pageState follows one page.
 type pageState struct {
-	c        *call
-	id       atomic.Value // target.ID of the page
-	main     atomic.Value // cdp.FrameID of the main frame
-	loaded   atomic.Bool  // the partner's page loaded once
-	verdicts chan verdict
-	back     chan struct{} // a navigation off the partner's site was blocked
+	c         *call
+	id        atomic.Value // target.ID of the page
+	main      atomic.Value // cdp.FrameID of the main frame
+	loaded    atomic.Bool  // the partner's page loaded once
+	committed atomic.Bool  // a real document is in the main frame
+	verdicts  chan verdict
+	back      chan struct{} // a navigation off the partner's site was blocked
 }
 
 func (p *pageState) say(v verdict) {
@@ -188,13 +196,21 @@ func (p *pageState) init(ctx context.Context, t *chromedp.Target) error {
 		return err
 	}
 	p.main.Store(tree.FrameTree.Frame.ID)
-	p.navigated(tree.FrameTree.Frame.URL+tree.FrameTree.Frame.URLFragment, tree.FrameTree.Frame.UnreachableURL)
+	// The document's own address: a tab opened on a page that has not
+	// answered yet shows its address in the frame tree, but holds the
+	// initial empty document, about:blank.
 	yes := true
-	res, err := cdp.Call(ctx, t, runtime.Evaluate, runtime.EvaluateParams{Expression: `document.readyState`, ReturnByValue: &yes})
+	res, err := cdp.Call(ctx, t, runtime.Evaluate, runtime.EvaluateParams{
+		Expression: `location.href !== "about:blank" && document.readyState !== "loading"`, ReturnByValue: &yes})
 	if err != nil {
 		return err
 	}
-	if res.Result != nil && string(res.Result.Value) != `"loading"` && !strings.HasPrefix(tree.FrameTree.Frame.URL, "about:") {
+	if res.Result == nil || string(res.Result.Value) != "true" {
+		return nil // its navigation events are still to come
+	}
+	f := tree.FrameTree.Frame
+	p.navigated(f.URL+f.URLFragment, f.UnreachableURL)
+	if f.UnreachableURL == "" {
 		p.loaded.Store(true)
 	}
 	return nil
@@ -219,7 +235,9 @@ func (p *pageState) pageEvent(ev any) {
 			p.navigated(ev.URL, "")
 		}
 	case *page.EventDomContentEventFired, *page.EventLoadEventFired:
-		p.loaded.Store(true)
+		if p.committed.Load() {
+			p.loaded.Store(true)
+		}
 	case *inspector.EventTargetCrashed:
 		p.say(verdict{err: ErrCrashed, why: "the page's renderer crashed"})
 	}
@@ -227,6 +245,9 @@ func (p *pageState) pageEvent(ev any) {
 
 // navigated judges a main-frame navigation.
 func (p *pageState) navigated(url, unreachable string) {
+	if unreachable == "" && !strings.HasPrefix(url, "about:") {
+		p.committed.Store(true)
+	}
 	switch {
 	case p.c.op.IsEnd(url):
 		p.say(verdict{why: "the page reached its end address " + url})
