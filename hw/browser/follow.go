@@ -344,11 +344,26 @@ func (p *pageState) ping(tctx context.Context, within time.Duration) error {
 	return err
 }
 
-// goBack returns the page to the entry before the blocked one.
+// goBack returns the page to the entry before the blocked one. Right
+// after the blocked navigation the page may be between documents and
+// refuse ("Not attached to an active page"): it is asked again.
 func (p *pageState) goBack(tctx context.Context) {
 	ctx, cancel := context.WithTimeout(tctx, 5*time.Second)
 	defer cancel()
 	t := chromedp.FromContext(tctx).Target
+	var err error
+	for try := 0; try < 10; try++ {
+		if err = p.back1(ctx, t); err == nil || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err != nil {
+		p.c.log.Warn("the page could not be taken back to the partner's site", "err", err)
+	}
+}
+
+func (p *pageState) back1(ctx context.Context, t *chromedp.Target) error {
 	h, err := cdp.Call(ctx, t, page.GetNavigationHistory, cdp.Empty{})
 	switch {
 	case err != nil:
@@ -357,7 +372,5 @@ func (p *pageState) goBack(tctx context.Context) {
 	default:
 		_, err = cdp.Call(ctx, t, page.Navigate, page.NavigateParams{URL: p.c.op.VisioURL})
 	}
-	if err != nil {
-		p.c.log.Warn("the page could not be taken back to the partner's site", "err", err)
-	}
+	return err
 }
