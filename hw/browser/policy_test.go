@@ -100,10 +100,12 @@ func TestPolicyLoaded(t *testing.T) {
 	defer cancelA()
 	bctx, cancelB := chromedp.NewContext(actx)
 	defer cancelB()
-	text := pageText(t, bctx, "chrome://policy", "OK")
-	values := policyTable(text)
 	var want map[string]any
 	json.Unmarshal(browser.PolicyJSON(ops), &want)
+	text := pageText(t, bctx, "chrome://policy", func(text string) bool {
+		return len(policyTable(text)) >= len(want) // every row drawn
+	})
+	values := policyTable(text)
 	for k, w := range want {
 		v, ok := values[k]
 		if !ok {
@@ -123,7 +125,7 @@ func TestPolicyLoaded(t *testing.T) {
 	if t.Failed() {
 		t.Logf("chrome://policy:\n%s", text)
 	}
-	if blocked := pageText(t, bctx, "devtools://devtools/bundled/inspector.html", "blocked"); !strings.Contains(blocked, "blocked") {
+	if blocked := pageText(t, bctx, "devtools://devtools/bundled/inspector.html", func(s string) bool { return strings.Contains(s, "blocked") }); !strings.Contains(blocked, "blocked") {
 		t.Errorf("the DevTools window's pages open: %q", blocked)
 	}
 }
@@ -142,8 +144,8 @@ func waitPort(t *testing.T, ctx context.Context, profile string) string {
 }
 
 // pageText opens url in a new tab and returns its text, shadow roots
-// included, once it holds want.
-func pageText(t *testing.T, bctx context.Context, url, want string) string {
+// included, once done says it is all there.
+func pageText(t *testing.T, bctx context.Context, url string, done func(string) bool) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(bctx, 20*time.Second)
 	defer cancel()
@@ -160,7 +162,7 @@ func pageText(t *testing.T, bctx context.Context, url, want string) string {
 	var text string
 	for ctx.Err() == nil {
 		text, err = chromedp.Run(tctx, chromedp.Evaluate[string](walk))
-		if err == nil && strings.Contains(text, want) {
+		if err == nil && done(text) {
 			return text
 		}
 		time.Sleep(200 * time.Millisecond)
