@@ -58,6 +58,9 @@ install: build
 	install -D -m 0644 deploy/systemd/borne.service $(DESTDIR)/usr/lib/systemd/system/borne.service
 	install -D -m 0644 deploy/systemd/borne-kiosk.service $(DESTDIR)/usr/lib/systemd/system/borne-kiosk.service
 	install -D -m 0644 deploy/systemd/user-preset/80-borne.preset $(DESTDIR)/usr/lib/systemd/user-preset/80-borne.preset
+	install -D -m 0644 deploy/systemd/borne-browser-policy.service $(DESTDIR)/usr/lib/systemd/system/borne-browser-policy.service
+	install -D -m 0644 deploy/systemd/borne-browser-policy.path $(DESTDIR)/usr/lib/systemd/system/borne-browser-policy.path
+	install -d -m 0755 $(DESTDIR)/etc/chromium/policies/managed
 	install -D -m 0644 deploy/sysusers/borne.conf $(DESTDIR)/usr/lib/sysusers.d/borne.conf
 	install -D -m 0644 deploy/tmpfiles/borne.conf $(DESTDIR)/usr/lib/tmpfiles.d/borne.conf
 	install -D -m 0644 deploy/logind/borne.conf $(DESTDIR)/usr/lib/systemd/logind.conf.d/borne.conf

@@ -25,8 +25,9 @@ type Config struct {
 
 	// Path is the file the config was read from ("" for the embedded demo).
 	Path string `toml:"-"`
-	// Warnings are problems that turn an optional feature off without
-	// making the config invalid (remote help's keys), with their place.
+	// Warnings are what `borne config check` reports without failing, with
+	// their place: problems that turn an optional feature off (remote
+	// help's keys), enabled operators whose visio is still the example.
 	Warnings Errors `toml:"-"`
 
 	loc       *time.Location      // Site.Timezone, loaded by Parse
@@ -71,12 +72,22 @@ type Hardware struct {
 	Printer PrinterConfig `toml:"printer"`
 	Session SessionConfig `toml:"session"`
 	Audio   AudioConfig   `toml:"audio"`
+	Browser BrowserConfig `toml:"browser"`
 }
 
 // AudioConfig is the sound server's setting: the speaker's level, which
 // every call ends by going back to.
 type AudioConfig struct {
 	Volume int `toml:"volume"`
+}
+
+// BrowserConfig is the browser the shell opens for operators with a
+// visio_url.
+type BrowserConfig struct {
+	Command string   `toml:"command"` // absolute path; default /usr/bin/chromium
+	Flags   []string `toml:"flags"`   // extra command-line flags
+	// AllowLoopbackHTTP lets visio addresses use http on 127.0.0.1: tests.
+	AllowLoopbackHTTP bool `toml:"allow_loopback_http"`
 }
 
 type DisplayConfig struct {
@@ -146,4 +157,23 @@ type Remote struct {
 	// it cannot honour, a host key others can read ("" when none). The
 	// config is valid all the same; Config.Warnings says where.
 	Off string `toml:"-"`
+}
+
+// ExampleVisios are the ids of the operators shown whose visio_url is still
+// on the catalog's example host; none on a demo.
+func (c *Config) ExampleVisios() []string {
+	var ids []string
+	if c.Hardware.Backend == "sim" {
+		return nil
+	}
+	ops, err := c.ResolveOperators()
+	if err != nil {
+		return nil
+	}
+	for _, op := range ops {
+		if op.IsVisio() && isExample(op.VisioURL) {
+			ids = append(ids, op.ID)
+		}
+	}
+	return ids
 }

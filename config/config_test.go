@@ -541,6 +541,11 @@ func TestExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range missingKeys(d.root, reflect.TypeFor[Config](), "") {
+		// launch and visio_url exclude each other: launch is shown
+		// commented out.
+		if p == "operators.custom[0].launch" && bytes.Contains(ex, []byte("\n# launch = [\"/")) {
+			continue
+		}
 		t.Errorf("the example does not show %s", p)
 	}
 }
@@ -865,5 +870,67 @@ func TestSyncOverHTTPToThisMachineOnly(t *testing.T) {
 		if !c.Usage.Sync.AllowLoopbackHTTP {
 			t.Errorf("%s: allow_loopback_http not read", u)
 		}
+	}
+}
+
+func TestVisioConfig(t *testing.T) {
+	cases := []struct {
+		name string
+		doc  string
+		at   string
+		want string
+	}{
+		{"both launch and visio", base + customMairie + "launch = [\"/usr/bin/partner\"]\nvisio_url = \"https://meet.example/m\"\n", "14:13", "launch (a native client) or visio_url (a web visio), not both"},
+		{"http visio", base + customMairie + "visio_url = \"http://meet.example/m\"\n", "13:13", "must use https"},
+		{"loopback http without the test switch", base + customMairie + "visio_url = \"http://127.0.0.1:8080/m\"\n", "13:13", "allow_loopback_http"},
+		{"end without visio", base + customMairie + "visio_end = [\"https://meet.example/close\"]\n", "13:13", "visio_url is not"},
+		{"end that ends every call", base + customMairie + "visio_url = \"https://meet.example/m\"\nvisio_end = [\"https://meet.example/\", \"https://meet.example/m\"]\n", "14:39", "matches visio_url itself"},
+		{"star in the host", base + customMairie + "visio_url = \"https://meet.example/m\"\nvisio_end = [\"https://*.example/close\"]\n", "14:14", "only stand in the path"},
+		{"relative browser", base + "[hardware.browser]\ncommand = \"chromium\"\n", "10:11", "must be an absolute path"},
+		{"not a flag", base + "[hardware.browser]\nflags = [\"kiosk\"]\n", "10:10", "is not a browser flag"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Parse("borne.toml", []byte(c.doc))
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			var es Errors
+			errors.As(err, &es)
+			for _, e := range es {
+				if strings.Contains(e.Msg, c.want) {
+					if got := fmt.Sprintf("%d:%d", e.Line, e.Col); got != c.at {
+						t.Errorf("at %s, want %s: %v", got, c.at, e)
+					}
+					return
+				}
+			}
+			t.Errorf("no error saying %q: %v", c.want, err)
+		})
+	}
+
+	ok := base + "[hardware.browser]\nallow_loopback_http = true\n" + customMairie + "visio_url = \"http://127.0.0.1:8080/m\"\nvisio_end = [\"http://127.0.0.1:8080/bye*\"]\n"
+	c, err := Parse("borne.toml", []byte(ok))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Hardware.Browser.Command != "/usr/bin/chromium" {
+		t.Errorf("browser command %q", c.Hardware.Browser.Command)
+	}
+	// Every built-in operator is still on the example address: one
+	// warning each, at its place in the file; the site's own is real.
+	if w := c.Warnings; len(w) != len(operators.BuiltinIDs()) || !strings.Contains(w[0].Error(), "borne.toml:") || !strings.Contains(w[0].Error(), `operator "caf" still opens the example address`) {
+		t.Errorf("warnings: %q", w)
+	}
+	if got := c.ExampleVisios(); len(got) != len(operators.BuiltinIDs()) || slices.Contains(got, "mairie") {
+		t.Errorf("example visios: %v", got)
+	}
+	real := base + "[operators]\nenabled = [\"caf\"]\n[[operators.custom]]\nid = \"caf\"\nvisio_url = \"https://meet.caf.example.fr/loiret\"\n"
+	if c, err = Parse("borne.toml", []byte(real)); err != nil || len(c.Warnings) != 0 {
+		t.Errorf("a real address: %v %q", err, c.Warnings)
+	}
+	withExample := base + "[operators]\nenabled = [\"mairie\"]\n" + customMairie + "visio_url = \"https://visio.example/mairie\"\n"
+	if c, err = Parse("borne.toml", []byte(withExample)); err != nil || len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0].Error(), "borne.toml:15:13: operators.custom[0].visio_url") {
+		t.Errorf("a custom example: %v %q", err, c.Warnings)
 	}
 }

@@ -241,6 +241,7 @@ func setDefaults(c *Config, d *doc) {
 	list("hardware.session.environment", &h.Session.Environment, defaultEnvironment)
 	str("hardware.session.runner", &h.Session.Runner, "systemd")
 	num("hardware.audio.volume", &h.Audio.Volume, 70)
+	str("hardware.browser.command", &h.Browser.Command, "/usr/bin/chromium")
 
 	str("usage.database", &c.Usage.Database, "/var/lib/borne/usage.db")
 	dur("usage.retention", &c.Usage.Retention, 395*day)

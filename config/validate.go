@@ -55,6 +55,13 @@ type validator struct {
 	stopHours [][]operators.Range
 }
 
+// warn notes, at the position of path, something check reports without
+// failing.
+func (v *validator) warn(path, format string, args ...any) {
+	p := v.d.posOf(path)
+	v.warns = append(v.warns, &Error{File: v.file, Line: p.line, Col: p.col, Msg: path + ": " + fmt.Sprintf(format, args...)})
+}
+
 func (v *validator) add(p pos, msg string) {
 	v.errs = append(v.errs, &Error{File: v.file, Line: p.line, Col: p.col, Msg: msg})
 }
@@ -348,6 +355,16 @@ func (v *validator) hardware(h *Hardware) {
 	// server amplifies into distortion.
 	v.between("hardware.audio.volume", h.Audio.Volume, 10, 100, "a volume in percent")
 
+	if h.Browser.Command == "" {
+		v.missing("hardware.browser.command", `(like "/usr/bin/chromium")`)
+	} else {
+		v.absPath("hardware.browser.command", h.Browser.Command, false, "/usr/bin/chromium")
+	}
+	for i, f := range h.Browser.Flags {
+		if !strings.HasPrefix(f, "--") || strings.ContainsAny(f, "\r\n\x00") {
+			v.fail("hardware.browser.flags["+strconv.Itoa(i)+"]", `%q is not a browser flag (like "--force-device-scale-factor=1.5")`, f)
+		}
+	}
 	for i, e := range h.Session.Environment {
 		if !envPattern.MatchString(e) {
 			v.fail("hardware.session.environment["+strconv.Itoa(i)+"]", `%q is not a variable name (like "WAYLAND_DISPLAY")`, e)
@@ -479,8 +496,9 @@ func (v *validator) operators(c *Config) {
 			}
 		}
 		if len(sp.Launch) > 0 && !filepath.IsAbs(sp.Launch[0]) {
-			v.fail(path+".launch[0]", "%q must be an absolute path to a program, like \"/usr/bin/chromium\"", sp.Launch[0])
+			v.fail(path+".launch[0]", "%q must be an absolute path to a program, like \"/usr/bin/partner-client\"", sp.Launch[0])
 		}
+		v.visio(c, path, sp)
 		langs := make([]string, 0, len(sp.Translations))
 		for l := range sp.Translations {
 			langs = append(langs, l)
@@ -500,6 +518,7 @@ func (v *validator) operators(c *Config) {
 		}
 	}
 
+	v.exampleVisios(c)
 	for i, id := range c.Operators.Enabled {
 		path := "operators.enabled[" + strconv.Itoa(i) + "]"
 		if !slices.Contains(known, id) {
@@ -514,4 +533,68 @@ func (v *validator) operators(c *Config) {
 			v.fail(path, "%q is already listed", id)
 		}
 	}
+}
+
+// visio checks a custom operator's web visio: one of launch and
+// visio_url, https addresses, end addresses that do not end the call as
+// soon as it opens.
+func (v *validator) visio(c *Config, path string, sp operators.Spec) {
+	loopback := c.Hardware.Browser.AllowLoopbackHTTP
+	if sp.VisioURL != "" && len(sp.Launch) > 0 {
+		v.fail(path+".visio_url", "an operator has launch (a native client) or visio_url (a web visio), not both")
+	}
+	if sp.VisioURL != "" {
+		if err := operators.CheckVisioURL(sp.VisioURL, loopback); err != nil {
+			v.fail(path+".visio_url", "%v", err)
+		}
+	} else if len(sp.VisioEnd) > 0 && !slices.Contains(operators.BuiltinIDs(), sp.ID) {
+		v.fail(path+".visio_end", "is set but visio_url is not: write the partner's visio address in visio_url")
+	}
+	for j, e := range sp.VisioEnd {
+		ep := path + ".visio_end[" + strconv.Itoa(j) + "]"
+		if err := operators.CheckVisioEnd(e, loopback); err != nil {
+			v.fail(ep, "%v", err)
+			continue
+		}
+		if sp.VisioURL != "" && operators.EndMatches(e, sp.VisioURL) {
+			v.fail(ep, "%q matches visio_url itself: every call would end as soon as it opens", e)
+		}
+	}
+}
+
+// exampleVisios warns about each operator shown whose visio is still the
+// catalog's example address: on a real kiosk its calls go nowhere. A demo
+// (hardware.backend = "sim") opens no browser.
+func (v *validator) exampleVisios(c *Config) {
+	if c.Hardware.Backend == "sim" {
+		return
+	}
+	custom := map[string]int{}
+	for i, sp := range c.Operators.Custom {
+		custom[sp.ID] = i
+	}
+	ops, err := operators.Build(c.Operators.Enabled, c.Operators.Custom, v.loc)
+	if err != nil {
+		return // reported elsewhere
+	}
+	for _, op := range ops {
+		if !op.IsVisio() || !isExample(op.VisioURL) {
+			continue
+		}
+		path := ""
+		if i, ok := custom[op.ID]; ok && c.Operators.Custom[i].VisioURL != "" {
+			path = "operators.custom[" + strconv.Itoa(i) + "].visio_url"
+		} else if i := slices.Index(c.Operators.Enabled, op.ID); i >= 0 {
+			path = "operators.enabled[" + strconv.Itoa(i) + "]"
+		} else {
+			path = "operators.enabled"
+		}
+		v.warn(path, "operator %q still opens the example address %s: set its partner's real visio_url in [[operators.custom]] with id = %q", op.ID, op.VisioURL, op.ID)
+	}
+}
+
+// isExample tells whether a visio address is on the catalog's example host.
+func isExample(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Hostname() == operators.ExampleVisioHost || strings.HasSuffix(u.Hostname(), "."+operators.ExampleVisioHost))
 }

@@ -199,7 +199,7 @@ func verifyRoot(t *testing.T) string {
 		t.Fatalf("no systemd units in %s (Debian package systemd): %v", host, err)
 	}
 	copyTree(t, host, units)
-	for _, name := range []string{"borne.service", "borne-kiosk.service"} {
+	for _, name := range []string{"borne.service", "borne-kiosk.service", "borne-browser-policy.service", "borne-browser-policy.path"} {
 		copyFile(t, filepath.Join("systemd", name), filepath.Join(units, name), 0o644)
 	}
 	for _, bin := range []string{"borne", "sway", "foot"} {
@@ -224,7 +224,7 @@ func TestUnitsVerify(t *testing.T) {
 		out, err := exec.Command(analyze, args...).CombinedOutput()
 		return string(out), err
 	}
-	if out, err := verify("borne.service", "borne-kiosk.service"); err != nil || out != "" {
+	if out, err := verify("borne.service", "borne-kiosk.service", "borne-browser-policy.service", "borne-browser-policy.path"); err != nil || out != "" {
 		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
 	}
 

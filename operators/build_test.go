@@ -76,8 +76,8 @@ func TestBuildOverride(t *testing.T) {
 	if fr.Name != base.Name || fr.Summary != base.Summary || !slices.Equal(fr.Documents, base.Documents) {
 		t.Errorf("French text lost built-in fields: %+v", fr)
 	}
-	if op.Website != base.Website || !slices.Equal(op.Launch, base.Launch) {
-		t.Errorf("Website, Launch = %q, %q; want the built-in ones", op.Website, op.Launch)
+	if op.Website != base.Website || op.VisioURL != base.VisioURL || !slices.Equal(op.VisioEnd, base.VisioEnd) {
+		t.Errorf("Website, VisioURL, VisioEnd = %q, %q, %q; want the built-in ones", op.Website, op.VisioURL, op.VisioEnd)
 	}
 	// Translations merged per language and field.
 	en := op.Text("en")
@@ -104,7 +104,7 @@ func TestBuildCustom(t *testing.T) {
 		Summary:   "État civil, urbanisme",
 		Hours:     []string{"mon-fri 09:00-12:00"},
 		Closed:    []string{"2026-12-24"},
-		Launch:    []string{"/usr/bin/chromium", "--kiosk", "https://visio.example/mairie"},
+		VisioURL:  "https://visio.example/mairie",
 		Documents: []string{"Pièce d'identité"},
 	}
 	mission := Spec{ID: "mission-locale", Name: "Mission locale", Hours: []string{"wed 14:00-17:00"}}

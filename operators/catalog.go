@@ -84,6 +84,7 @@ func cloneSpec(s Spec) Spec {
 	s.Hours = slices.Clone(s.Hours)
 	s.Closed = slices.Clone(s.Closed)
 	s.Launch = slices.Clone(s.Launch)
+	s.VisioEnd = slices.Clone(s.VisioEnd)
 	s.Forms = slices.Clone(s.Forms)
 	if s.Translations != nil {
 		tr := make(map[string]Text, len(s.Translations))
@@ -192,7 +193,16 @@ func mergeSpec(base, over Spec) Spec {
 	str(&base.Website, over.Website)
 	list(&base.Hours, over.Hours)
 	list(&base.Closed, over.Closed)
-	list(&base.Launch, over.Launch)
+	// A visio and a native client exclude each other: the override's
+	// choice replaces the catalog's.
+	switch {
+	case len(over.Launch) > 0:
+		base.Launch, base.VisioURL, base.VisioEnd = slices.Clone(over.Launch), "", nil
+	case over.VisioURL != "":
+		base.Launch, base.VisioURL, base.VisioEnd = nil, over.VisioURL, slices.Clone(over.VisioEnd)
+	default:
+		list(&base.VisioEnd, over.VisioEnd)
+	}
 	if len(over.Forms) > 0 {
 		base.Forms = slices.Clone(over.Forms)
 	}

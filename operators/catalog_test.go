@@ -71,17 +71,28 @@ func TestCatalogContent(t *testing.T) {
 		if len(en.Helps) != len(s.Helps) || len(en.Documents) != len(s.Documents) {
 			t.Errorf("%s: English and French lists differ in length", s.ID)
 		}
-		if s.Phone == "" || s.Website == "" || len(s.Hours) == 0 || len(s.Launch) == 0 {
-			t.Errorf("%s: phone, website, hours or launch missing", s.ID)
+		if s.Phone == "" || s.Website == "" || len(s.Hours) == 0 || s.VisioURL == "" || len(s.VisioEnd) == 0 {
+			t.Errorf("%s: phone, website, hours, visio_url or visio_end missing", s.ID)
 		}
-		for _, line := range slices.Concat([]string{s.Phone, s.Website}, s.Hours, s.Launch) {
+		if len(s.Launch) > 0 {
+			t.Errorf("%s: the catalog's partners are web visios, not native clients: launch %q", s.ID, s.Launch)
+		}
+		for _, line := range slices.Concat([]string{s.Phone, s.Website, s.VisioURL}, s.Hours, s.VisioEnd) {
 			checkPlain(t, s.ID, line)
 		}
 		if len(s.Closed) != 0 {
 			t.Errorf("%s: the catalog has closing dates %v; they belong to sites", s.ID, s.Closed)
 		}
-		if want := "https://visio.example/" + s.ID; s.Launch[len(s.Launch)-1] != want {
-			t.Errorf("%s: launch %q, want it to open %s", s.ID, s.Launch, want)
+		if want := "https://visio.example/" + s.ID; s.VisioURL != want {
+			t.Errorf("%s: visio_url %q, want %s", s.ID, s.VisioURL, want)
+		}
+		if err := CheckVisioURL(s.VisioURL, false); err != nil {
+			t.Errorf("%s: %v", s.ID, err)
+		}
+		for _, e := range s.VisioEnd {
+			if err := CheckVisioEnd(e, false); err != nil {
+				t.Errorf("%s: %v", s.ID, err)
+			}
 		}
 	}
 	ops, err := Build(BuiltinIDs(), nil, nil)

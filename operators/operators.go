@@ -40,6 +40,11 @@ type Spec struct {
 	Hours     []string `toml:"hours"`
 	Closed    []string `toml:"closed"`
 	Launch    []string `toml:"launch"`
+	// VisioURL is the partner's web visio, opened by the shell in its own
+	// browser; VisioEnd the addresses that mean the call is over (see
+	// EndMatches). An operator has either Launch or VisioURL.
+	VisioURL string   `toml:"visio_url"`
+	VisioEnd []string `toml:"visio_end"`
 	// OpenOnHolidays keeps the weekly hours on French public holidays.
 	OpenOnHolidays bool            `toml:"open_on_holidays"`
 	Forms          []Form          `toml:"forms"`
@@ -58,9 +63,12 @@ type Operator struct {
 	Phone   string
 	Website string
 	Launch  []string
-	Hours   Schedule
-	Forms   []Form
-	texts   map[string]Text // "fr" always present
+	// VisioURL and VisioEnd describe a web visio (see Spec).
+	VisioURL string
+	VisioEnd []string
+	Hours    Schedule
+	Forms    []Form
+	texts    map[string]Text // "fr" always present
 }
 
 // DefaultLanguage is the language of a Spec's inline text and the fallback
@@ -99,6 +107,12 @@ func New(s Spec, loc *time.Location) (Operator, error) {
 	if texts[DefaultLanguage].Name == "" {
 		return Operator{}, fmt.Errorf("operator %q: name is missing", s.ID)
 	}
+	if len(s.Launch) > 0 && s.VisioURL != "" {
+		return Operator{}, fmt.Errorf("operator %q has both launch and visio_url: give one or the other", s.ID)
+	}
+	if len(s.VisioEnd) > 0 && s.VisioURL == "" {
+		return Operator{}, fmt.Errorf("operator %q has visio_end but no visio_url", s.ID)
+	}
 	var launch []string
 	if len(s.Launch) > 0 {
 		launch = append([]string(nil), s.Launch...)
@@ -108,13 +122,15 @@ func New(s Spec, loc *time.Location) (Operator, error) {
 		forms = append(forms, Form{Title: cleanLine(f.Title), File: f.File})
 	}
 	return Operator{
-		ID:      s.ID,
-		Phone:   cleanLine(s.Phone),
-		Website: cleanLine(s.Website),
-		Forms:   forms,
-		Launch:  launch,
-		Hours:   hours,
-		texts:   texts,
+		ID:       s.ID,
+		Phone:    cleanLine(s.Phone),
+		Website:  cleanLine(s.Website),
+		Forms:    forms,
+		Launch:   launch,
+		VisioURL: s.VisioURL,
+		VisioEnd: slices.Clone(s.VisioEnd),
+		Hours:    hours,
+		texts:    texts,
 	}, nil
 }
 
@@ -141,10 +157,10 @@ func (o Operator) Languages() []string {
 	return out
 }
 
-// Callable reports whether the operator has a command that starts a video
-// session.
+// Callable reports whether the operator has a way to start a video
+// session: a command, or a web visio.
 func (o Operator) Callable() bool {
-	return len(o.Launch) > 0 && strings.TrimSpace(o.Launch[0]) != ""
+	return len(o.Launch) > 0 && strings.TrimSpace(o.Launch[0]) != "" || o.IsVisio()
 }
 
 // Open reports whether the operator answers calls at now.

@@ -84,7 +84,9 @@ func (m Model) startCall() (Model, tea.Cmd) {
 // the video client can be run, the camera, a speaker and a microphone are
 // there. The screen is set
 // to its call level on the way; a screen that cannot be dimmed still shows
-// the call, so its failure is only logged.
+// the call, so its failure is only logged. The camera is made ready here,
+// before the video client opens it (a browser holds the device for the
+// whole call): preset applied, privacy off.
 func (m Model) checkReady(gen int) tea.Cmd {
 	cam, disp, snd, log := m.d.HW.Camera, m.d.HW.Display, m.d.HW.Audio, m.log
 	pre, _ := m.d.HW.Sessions.(hw.Preflighter)
@@ -104,6 +106,9 @@ func (m Model) checkReady(gen int) tea.Cmd {
 				log.Warn("camera not ready", "reason", st.Reason, "err", err)
 				return readyMsg{gen: gen, reason: "unavail.camera"}
 			}
+			if err := cam.SetPrivacy(ctx, false); err != nil {
+				log.Warn("camera privacy not set", "on", false, "err", err)
+			}
 		}
 		if reason := soundReady(ctx, snd, log); reason != "" {
 			return readyMsg{gen: gen, reason: reason}
@@ -120,7 +125,7 @@ func (m Model) checkReady(gen int) tea.Cmd {
 // callable tells whether operator i can be called now.
 func (m Model) callable(i int) bool {
 	op := m.ops[i]
-	return len(op.Launch) > 0 && op.Open(m.now) && !m.suspended(i)
+	return op.Callable() && op.Open(m.now) && !m.suspended(i)
 }
 
 func (m Model) onReady(msg readyMsg) (tea.Model, tea.Cmd) {
@@ -156,7 +161,6 @@ func (m Model) onStarted(msg sessionStartedMsg) (tea.Model, tea.Cmd) {
 		m.record(m.callEvent(usage.Event{Kind: usage.KindSessionStarted, Operator: m.call.op})),
 		waitSession(gen, msg.s),
 		m.callTick(gen),
-		m.setPrivacy(false),
 		m.soundForCall(gen),
 	)
 }
@@ -188,11 +192,12 @@ func (m Model) cancelCall() (Model, tea.Cmd) {
 	test := m.call.test
 	m.call = call{gen: m.call.gen + 1}
 	m.scr, m.focus = scrOperator, 0
+	// The camera was readied for the call: behind its shutter again.
 	if test {
 		m, back := m.backFromTest("test.call.cancelled")
-		return m, tea.Batch(m.record(e), back)
+		return m, tea.Batch(m.record(e), back, m.setPrivacy(true))
 	}
-	return m, m.record(e)
+	return m, tea.Batch(m.record(e), m.setPrivacy(true))
 }
 
 func (m Model) endCall() (Model, tea.Cmd) {
@@ -302,7 +307,8 @@ func (m Model) callEvent(e usage.Event) usage.Event {
 
 // sweep puts the hardware back as it is between calls: the screen at its
 // idle level, the camera behind its privacy shutter, the microphone closed
-// and the speaker at the site's level.
+// and the speaker at the site's level. It runs once the session has ended,
+// so the video client no longer holds the camera.
 func (m Model) sweep() tea.Cmd {
 	return tea.Batch(m.setLevel(hw.LevelActive), m.setPrivacy(true), m.soundBetweenCalls())
 }

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -13,7 +14,9 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/loiret/borne/config"
 	"github.com/loiret/borne/hw"
+	"github.com/loiret/borne/operators"
 	"github.com/loiret/borne/usage"
 )
 
@@ -482,5 +485,39 @@ func TestBackEndEndsAnOverlongCall(t *testing.T) {
 	h.until("after call", screenIs("after-call"))
 	if e, _ := h.log.last(usage.KindSessionEnded); e.Outcome != usage.OutcomeTimeout {
 		t.Fatalf("recorded %+v", e)
+	}
+}
+
+// privacyAtStart records the camera's privacy when a session starts and
+// when it ends: a browser holds the camera for the whole call, so the
+// shell's camera work comes before and after it, never during.
+type privacyAtStart struct {
+	hw.Sessions
+	mach interface{ Privacy() bool }
+	at   []bool
+}
+
+func (p *privacyAtStart) Start(ctx context.Context, op operators.Operator) (hw.Session, error) {
+	p.at = append(p.at, p.mach.Privacy())
+	return p.Sessions.Start(ctx, op)
+}
+
+func TestCameraReadyBeforeTheClientOpens(t *testing.T) {
+	var spy *privacyAtStart
+	h := newHarnessDeps(t, 100, 30, tuesday, func(*config.Config) {}, func(d *Deps) {
+		spy = &privacyAtStart{Sessions: d.HW.Sessions}
+		d.HW.Sessions = spy
+	})
+	spy.mach = h.mach
+	h.tap("op:0")
+	h.tap(idCall)
+	h.until("in call", screenIs("in-call"))
+	if len(spy.at) != 1 || spy.at[0] {
+		t.Fatalf("privacy when the client started: %v (want off before it opens)", spy.at)
+	}
+	h.tap(idEnd)
+	h.until("after call", screenIs("after-call"))
+	if !h.mach.Privacy() {
+		t.Error("privacy not back on after the call")
 	}
 }

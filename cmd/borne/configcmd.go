@@ -77,11 +77,13 @@ func (e env) loadConfig(flagValue string) (*config.Config, error) {
 
 func (e env) configCmd(args []string) error {
 	if len(args) == 0 {
-		return usagef("config: say check or example (see: borne config --help)")
+		return usagef("config: say check, example or browser-policy (see: borne config --help)")
 	}
 	switch args[0] {
 	case "check":
 		return e.checkCmd(args[1:])
+	case "browser-policy":
+		return e.browserPolicyCmd(args[1:])
 	case "example":
 		if err := noArgs("config example", args[1:]); err != nil {
 			return err
@@ -92,7 +94,7 @@ func (e env) configCmd(args []string) error {
 	if isHelp(args[0]) {
 		return helpFor("config", nil)
 	}
-	return usagef("config: unknown command %q (check or example)", args[0])
+	return usagef("config: unknown command %q (check, example or browser-policy)", args[0])
 }
 
 // checkCmd is `borne config check`: the file by --config or named alone.

@@ -78,6 +78,7 @@ func (e env) doctorChecks(ctx context.Context, cfg *config.Config, sysRoot strin
 		if err != nil {
 			return nil, err
 		}
+		checks = append(checks, browserChecks(ctx, cfg)...)
 		return append(append(checks, printing...), audioDoctor(ctx, e.getenv)...), nil
 	}
 	return nil, fmt.Errorf("hardware.backend %q: no doctor for it", cfg.Hardware.Backend)

@@ -18,7 +18,7 @@ import (
 
 // exampleHost is where the catalog and the example config point the
 // operators' visios until a site sets the partners' real addresses.
-const exampleHost = "visio.example"
+const exampleHost = operators.ExampleVisioHost
 
 // operatorChecks gives one line per operator the kiosk shows: its video
 // client can run (a call would fail otherwise: needed), and none of its
@@ -41,8 +41,12 @@ func operatorCheck(op operators.Operator) hw.Check {
 	case !op.Callable():
 		c.Reason = op.ID + ": no video client (no launch): its screen informs, it cannot be called"
 		return c
-	case len(op.Launch) == 0: // a web visio, in the kiosk's browser
-		c.Reason = op.ID + ": a web visio"
+	case op.IsVisio(): // a web visio, in the kiosk's browser (see browserChecks)
+		c.Reason = op.ID + ": web visio " + op.VisioURL
+		if exampleAddress([]string{op.VisioURL}) != "" {
+			c.Health = hw.Missing
+			c.Reason = fmt.Sprintf("%s: %s is the example's address, not the partner's: set its real visio_url in [[operators.custom]] (id = %q)", op.ID, op.VisioURL, op.ID)
+		}
 		return c
 	}
 	if err := canRun(op.Launch[0]); err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/loiret/borne/config"
 	"github.com/loiret/borne/hw"
 	"github.com/loiret/borne/hw/audio/audiotest"
+	"github.com/loiret/borne/hw/browser"
 	"github.com/loiret/borne/hw/cups/cupstest"
 	"github.com/loiret/borne/hw/dbustest"
 )
@@ -62,7 +63,7 @@ func TestDoctorCommand(t *testing.T) {
 		}
 		names = append(names, strings.Fields(l)[1])
 	}
-	if got := strings.Join(names, " "); got != "systemd logind backlight camera cups printer sound speaker microphone usage"+strings.Repeat(" operator", 6) {
+	if got := strings.Join(names, " "); got != "systemd logind backlight camera browser policy cups printer sound speaker microphone usage"+strings.Repeat(" operator", 6) {
 		t.Errorf("lines for %s", got)
 	}
 	for _, want := range []string{
@@ -75,7 +76,7 @@ func TestDoctorCommand(t *testing.T) {
 			t.Errorf("no %q in:\n%s", want, out.String())
 		}
 	}
-	if !strings.Contains(errb.String(), "not ok: backlight, camera, cups, printer") {
+	if !strings.Contains(errb.String(), "not ok: backlight, camera, policy, cups, printer") {
 		t.Errorf("stderr %q", errb.String())
 	}
 	t.Logf("borne doctor:\n%s%s", out.String(), errb.String())
@@ -110,6 +111,11 @@ func TestDoctorAllOK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The site's real visio, and its policy installed.
+	cfg.Operators.Enabled = nil
+	cfg.Operators.Custom[0].VisioURL = "https://meet.gien.example.fr/mairie"
+	cfg.Operators.Custom[0].VisioEnd = []string{"https://meet.gien.example.fr/"}
+	usePolicyFile(t, cfg)
 	printing := cupstest.Start(t, cupstest.Options{})
 	cfg.Hardware.Printer.Server, cfg.Hardware.Printer.Queue = printing.Addr, printing.Queue
 	sound := audiotest.Start(t, audiotest.Options{Mic: audiotest.MicSilent})
@@ -232,4 +238,20 @@ func TestDoctorOperators(t *testing.T) {
 	if err := reportChecks(&out, checks[:2]); err != nil {
 		t.Errorf("a warning fails doctor: %v", err)
 	}
+}
+
+// usePolicyFile points the browser policy at a test file holding cfg's.
+func usePolicyFile(t *testing.T, cfg *config.Config) string {
+	t.Helper()
+	old := policyFile
+	policyFile = filepath.Join(t.TempDir(), "managed", "borne.json")
+	t.Cleanup(func() { policyFile = old })
+	ops, err := cfg.ResolveOperators()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := browser.InstallPolicy(policyFile, browser.PolicyJSON(ops)); err != nil {
+		t.Fatal(err)
+	}
+	return policyFile
 }

@@ -20,6 +20,7 @@ var commands = []command{
 	{"demo", "[--db FILE] [--lang fr|en]", "the shell on the embedded demo config and simulated hardware"},
 	{"config check", "[--config FILE | FILE]", "check a config file: each error as FILE:LINE:COL"},
 	{"config example", "", "print a commented example config"},
+	{"config browser-policy", "[--config FILE] [--install]", "print the browser's managed policy made from the config, or install it for Chromium"},
 	{"pin hash", "", "read a PIN (twice at a terminal), print its hash for maintenance.pin_hash"},
 	{"logs export", "[--config FILE] [--db FILE] [--format ndjson|csv] [--since-seq N] [--out FILE]", "write the usage log's events"},
 	{"logs stats", "[--config FILE] [--db FILE] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--format table|csv|json] [--by day|month] [--timezone ZONE]", "count the usage log's events per day or month"},

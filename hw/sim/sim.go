@@ -142,7 +142,7 @@ func (s sessions) Start(ctx context.Context, op operators.Operator) (hw.Session,
 		m.failStart = nil
 		return nil, err
 	}
-	if len(op.Launch) == 0 {
+	if !op.Callable() {
 		return nil, fmt.Errorf("operator %s has no video client to launch", op.ID)
 	}
 	ss := &Session{Operator: op.ID, Started: time.Now(), done: make(chan hw.SessionEnd, 1)}
@@ -155,9 +155,9 @@ func (s sessions) Start(ctx context.Context, op operators.Operator) (hw.Session,
 }
 
 // Preflight implements hw.Preflighter: a simulated call needs only a
-// launch command to pretend to run.
+// launch command or a visio address to pretend to open.
 func (s sessions) Preflight(ctx context.Context, op operators.Operator) error {
-	if len(op.Launch) == 0 {
+	if !op.Callable() {
 		return fmt.Errorf("operator %s has no video client to launch", op.ID)
 	}
 	return ctx.Err()
