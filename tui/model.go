@@ -93,7 +93,7 @@ type Model struct {
 
 	shownAt time.Time // when the screen last changed (tapGuard)
 	scroll  int       // first line shown of a long operator page
-	stest soundTest // the sound test page (soundtest.go)
+	stest   soundTest // the sound test page (soundtest.go)
 }
 
 type siteText struct{ name, phone string }
