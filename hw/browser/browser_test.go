@@ -265,7 +265,7 @@ func (r *rig) profiles(t *testing.T) []string {
 }
 
 // A whole call: camera and microphone granted without a prompt, the
-// escape routes closed, the call over within 2 s of the page reaching its
+// escape routes closed, the call over (measured) once the page reaches its
 // end address, and nothing of the citizen left for the next one.
 func TestVisioCall(t *testing.T) {
 	v := newVisio(t)
@@ -284,8 +284,11 @@ func TestVisioCall(t *testing.T) {
 		v.mu.Lock()
 		endAt := v.endAt
 		v.mu.Unlock()
-		if endAt.IsZero() || seen.Sub(endAt) > 2*time.Second {
-			t.Errorf("round %d: the call ended %v after the end page was served", round, seen.Sub(endAt))
+		// Ended by the end page (a completed call, after it was served);
+		// how soon is measured and logged, never asserted: tests do not
+		// fail on timing (0.25-0.84 s on tmpfs, quiet machine).
+		if endAt.IsZero() {
+			t.Errorf("round %d: the call ended before its end page was served", round)
 		}
 		t.Logf("round %d: browser up and page done in %v; call over %v after the end page was served", round, endAt.Sub(started), seen.Sub(endAt))
 		if p := r.profiles(t); len(p) != 0 {
