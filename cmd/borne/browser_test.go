@@ -84,7 +84,7 @@ func TestBrowserPolicyCommand(t *testing.T) {
 	ex := filepath.Join(t.TempDir(), "borne.toml")
 	os.WriteFile(ex, siteExample(t), 0o600)
 	code, _, errOut = runMain(t, "", "config", "check", "--config", ex)
-	if code != 0 || strings.Count(errOut, "warning: ") != 6 || !strings.Contains(errOut, `operator "caf" still opens the example address https://visio.example/caf`) {
+	if code != 0 || strings.Count(errOut, "(warning)") != 6 || !strings.Contains(errOut, `operator "caf" still opens the example address https://visio.example/caf`) {
 		t.Errorf("config check of the example: %d\n%s", code, errOut)
 	}
 	cex, _ := config.Load(ex)
