@@ -224,7 +224,7 @@ func bootKiosk(t *testing.T, nspawn, root string) {
 			> /etc/systemd/system/borne-kiosk.service.d/headless.conf`)
 	m := startMachine(t, nspawn, root, "borne-kiosk.service")
 	deadline := time.Now().Add(90 * time.Second)
-	for m.init == 0 || m.prop("ActiveState") != "active" {
+	for m.init == 0 || m.tryProp("ActiveState") != "active" {
 		if time.Now().After(deadline) {
 			t.Fatalf("borne-kiosk.service never started:\n%s", m.screen())
 		}
@@ -311,6 +311,17 @@ func (m *machine) sh(script string) string {
 		m.t.Fatalf("in the machine, %s: %v\n%s", script, err, out)
 	}
 	return string(out)
+}
+
+// tryProp is prop while the machine boots: systemd's bus may not be up
+// yet just after its process appears, and that is no failure.
+func (m *machine) tryProp(name string) string {
+	out, err := exec.Command("nsenter", "-t", strconv.Itoa(m.init), "-a", "--",
+		"systemctl", "show", "-p", name, "--value", m.unit).Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
 }
 
 func (m *machine) prop(name string) string {

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -88,10 +89,13 @@ func TestPolicyLoaded(t *testing.T) {
 	argv := s.Argv(ops[0], profile)
 	c := exec.Command(argv[0], argv[1:]...)
 	c.Env = append(os.Environ(), "BORNE_TEST_POLICY="+pol, "HOME="+dir)
+	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { c.Process.Kill(); c.Wait() }()
+	// The whole browser goes before its profile folder does: its helper
+	// processes outlive the main one for a moment, writing in the profile.
+	defer killGroup(c)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -184,4 +188,18 @@ func policyTable(text string) map[string]shown {
 		}
 	}
 	return out
+}
+
+// killGroup ends the process group c leads and waits, a few seconds at
+// most, until none of it is left.
+func killGroup(c *exec.Cmd) {
+	pid := c.Process.Pid
+	syscall.Kill(-pid, syscall.SIGKILL)
+	c.Wait()
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		if syscall.Kill(-pid, 0) == syscall.ESRCH {
+			return
+		}
+		syscall.Kill(-pid, syscall.SIGKILL)
+	}
 }
