@@ -77,10 +77,10 @@ install: build
 
 # The README's pictures of the real screen: the shell in foot under a
 # headless sway (the shipped config), taken with grim by the end-to-end
-# test (needs sway, foot, grim and wtype).
+# tests (need sway, foot, grim, wtype and chromium).
 screens:
 	mkdir -p docs/screens
-	BORNE_SCREENS=$(CURDIR)/docs/screens $(GO) test -count=1 -run 'TestE2ESwayCallEnds' ./cmd/borne/
+	BORNE_SCREENS=$(CURDIR)/docs/screens $(GO) test -count=1 -run 'TestE2ESwayCallEnds|TestE2ESwayVisio' ./cmd/borne/
 
 clean:
 	rm -rf bin dist

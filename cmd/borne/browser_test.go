@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/loiret/borne/config"
 	"github.com/loiret/borne/hw"
+	"github.com/loiret/borne/hw/browser"
 )
 
 // A site's config with its real visio addresses.
@@ -114,4 +116,29 @@ func health(checks []hw.Check, name string) hw.Health {
 		}
 	}
 	return "absent"
+}
+
+// Web visios open in the browser on the runner that really runs clients:
+// systemd's, or the shell's children even on the simulated back-end (the
+// process runner replaced the sessions the browser had wrapped); the
+// simulated runner alone keeps them.
+func TestVisioWrapsTheFinalRunner(t *testing.T) {
+	for _, tc := range []struct {
+		runner  string
+		browser bool
+	}{{"process", true}, {"systemd", false}} {
+		cfg := config.Demo()
+		cfg.Hardware.Backend, cfg.Hardware.Session.Runner = "sim", tc.runner
+		cfg.Usage.Database = filepath.Join(t.TempDir(), "usage.db")
+		t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
+		h, err := kioskHardware(cfg, func(string) string { return "" }, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, isBrowser := h.Sessions.(*browser.Sessions)
+		if isBrowser != tc.browser {
+			t.Errorf("runner %q: sessions %T, browser wanted: %v", tc.runner, h.Sessions, tc.browser)
+		}
+		h.Close()
+	}
 }

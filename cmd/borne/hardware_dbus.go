@@ -7,14 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"slices"
 	"sync"
 	"time"
 
 	"github.com/loiret/borne/config"
 	"github.com/loiret/borne/hw"
-	"github.com/loiret/borne/hw/browser"
 	hwdbus "github.com/loiret/borne/hw/dbus"
 )
 
@@ -37,10 +34,6 @@ func dbusHardware(ctx context.Context, cfg *config.Config, log *slog.Logger) (hw
 		return hw.Hardware{}, fmt.Errorf("hardware.backend \"dbus\": %w", err)
 	}
 	h := b.Hardware()
-	if h.Sessions, err = visioSessions(h.Sessions, cfg, log); err != nil {
-		h.Close()
-		return hw.Hardware{}, fmt.Errorf("hardware.browser: %w", err)
-	}
 	printer, changes, closePrinter, err := cupsPrinter(ctx, cfg, log)
 	if err != nil {
 		h.Close()
@@ -52,18 +45,6 @@ func dbusHardware(ctx context.Context, cfg *config.Config, log *slog.Logger) (hw
 	h.Close = func() error { return errors.Join(closePrinter(), closeAll()) }
 	addAudio(ctx, &h, cfg, nil, log) // hardware_audio.go
 	return h, nil
-}
-
-// visioSessions wraps the session runner so that operators with a
-// visio_url open in the shell's browser.
-func visioSessions(inner hw.Sessions, cfg *config.Config, log *slog.Logger) (hw.Sessions, error) {
-	_, wayland := os.LookupEnv("WAYLAND_DISPLAY")
-	return browser.New(inner, browser.Options{
-		Command: cfg.Hardware.Browser.Command,
-		Flags:   cfg.Hardware.Browser.Flags,
-		Wayland: wayland && slices.Contains(cfg.Hardware.Session.Environment, "WAYLAND_DISPLAY"),
-		Log:     log,
-	})
 }
 
 // merge forwards two channels of news into one, closed when both are.

@@ -111,14 +111,12 @@ func (e env) shell(cfg *config.Config, hangUp <-chan os.Signal) (err error) {
 	if err != nil {
 		return badConfig{err}
 	}
-	hwset, err := hardware(cfg, logger)
+	hwset, err := kioskHardware(cfg, e.getenv, logger)
 	if err != nil && len(recent) < crashLimit {
 		return err
 	} else if err != nil {
 		logger.Error("hardware unavailable: the safe screen runs without it", "err", err)
 		hwset = noHardware()
-	} else {
-		hwset = underSway(cfg, withRunner(cfg, hwset, logger), e.getenv, logger)
 	}
 	defer hwset.Close()
 	rec := openLater(cfg.Usage.Database, logger, g)

@@ -42,32 +42,11 @@ var (
 
 func startKiosk(t *testing.T, maxSession string) *kiosk {
 	t.Helper()
-	swaytest.Need(t, "sway", "foot", "grim", "wtype")
-	dir := swaytest.Folder(t)
-	k := &kiosk{t: t, dir: dir, db: filepath.Join(dir, "usage.db")}
-	bin := filepath.Join(dir, "borne")
-	b, err := os.ReadFile(binary)
-	if err != nil {
-		t.Fatal(err)
-	}
-	write := func(name, body string, mode os.FileMode) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(body), mode); err != nil {
-			t.Fatal(err)
-		}
-		os.Chown(p, swaytest.Nobody, swaytest.Nobody)
-		return p
-	}
-	write("borne", string(b), 0o755)
-	foot, err := os.ReadFile("../../deploy/foot/foot.ini")
-	if err != nil {
-		t.Fatal(err)
-	}
-	footIni := write("foot.ini", string(foot), 0o644)
+	k := newKiosk(t)
 	// The partner's client: a foot window in a loud colour; it hangs up
 	// (exit 0) or crashes (exit 3) when told by a file, and its wrapper
 	// lives on when only its window is closed.
-	inner := write("client.sh", fmt.Sprintf(`#!/bin/sh
+	inner := k.write("client.sh", fmt.Sprintf(`#!/bin/sh
 echo "VIDEO CLIENT"
 while :; do
 	for code in 0 3; do
@@ -75,14 +54,54 @@ while :; do
 	done
 	sleep 0.05
 done
-`, dir), 0o755)
-	wrapper := write("video.sh", fmt.Sprintf(`#!/bin/sh
+`, k.dir), 0o755)
+	wrapper := k.write("video.sh", fmt.Sprintf(`#!/bin/sh
 rm -f %[1]s/exitcode
 foot --app-id=%[2]s -o colors.background=ff00ff -o colors.foreground=000000 -- %[3]s
 if [ -e %[1]s/exitcode ]; then exit $(cat %[1]s/exitcode); fi
 exec sleep 600
-`, dir, videoApp, inner), 0o755)
-	cfg := write("borne.toml", fmt.Sprintf(`[site]
+`, k.dir, videoApp, inner), 0o755)
+	k.boot(maxSession, "", fmt.Sprintf("launch = [%q]\n", wrapper))
+	return k
+}
+
+// newKiosk prepares the kiosk's folder: the binary and foot's config,
+// readable by nobody.
+func newKiosk(t *testing.T) *kiosk {
+	t.Helper()
+	swaytest.Need(t, "sway", "foot", "grim", "wtype")
+	dir := swaytest.Folder(t)
+	k := &kiosk{t: t, dir: dir, db: filepath.Join(dir, "usage.db")}
+	b, err := os.ReadFile(binary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.write("borne", string(b), 0o755)
+	return k
+}
+
+func (k *kiosk) write(name, body string, mode os.FileMode) string {
+	k.t.Helper()
+	p := filepath.Join(k.dir, name)
+	if err := os.WriteFile(p, []byte(body), mode); err != nil {
+		k.t.Fatal(err)
+	}
+	os.Chown(p, swaytest.Nobody, swaytest.Nobody)
+	return p
+}
+
+// boot starts sway on the shipped config, the shell in foot on a config
+// whose one operator is open all day and reached as client says (its
+// launch or visio lines); hardware adds lines to [hardware].
+func (k *kiosk) boot(maxSession, hardware, client string) {
+	t := k.t
+	t.Helper()
+	foot, err := os.ReadFile("../../deploy/foot/foot.ini")
+	if err != nil {
+		t.Fatal(err)
+	}
+	footIni := k.write("foot.ini", string(foot), 0o644)
+	cfg := k.write("borne.toml", fmt.Sprintf(`[site]
 id = "test-gien"
 name = "Espace de test"
 place = "Gien"
@@ -98,7 +117,7 @@ pin_hash = %q
 backend = "sim"
 [hardware.session]
 runner = "process"
-
+%s
 [usage]
 database = %q
 
@@ -111,19 +130,18 @@ name = "CAF du Loiret"
 summary = "Allocations familiales"
 hours = ["mon-sun 00:00-24:00"]
 open_on_holidays = true
-launch = [%q]
-`, maxSession, config.Demo().Maintenance.PinHash, k.db, wrapper), 0o644)
+%s`, maxSession, config.Demo().Maintenance.PinHash, hardware, k.db, client), 0o644)
 	shipped, err := os.ReadFile("../../deploy/sway/borne.conf")
 	if err != nil {
 		t.Fatal(err)
 	}
-	conf := strings.NewReplacer("/etc/borne/foot.ini", footIni, "/usr/bin/borne", bin).Replace(string(shipped))
+	conf := strings.NewReplacer("/etc/borne/foot.ini", footIni, "/usr/bin/borne", filepath.Join(k.dir, "borne")).Replace(string(shipped))
 	if os.Getenv("BORNE_SCREENS") != "" {
 		// The pictures for people show the reference screen, 1080p
 		// (wlroots' headless output is 1280×720 otherwise).
 		conf = "output * mode 1920x1080\n" + conf
 	}
-	k.s = swaytest.Start(t, write("sway.conf", conf, 0o644), "BORNE_CONFIG="+cfg)
+	k.s = swaytest.Start(t, k.write("sway.conf", conf, 0o644), "BORNE_CONFIG="+cfg)
 	k.c, err = sway.Dial(context.Background(), k.s.Socket)
 	if err != nil {
 		t.Fatal(err)
@@ -131,7 +149,6 @@ launch = [%q]
 	t.Cleanup(func() { k.c.Close() })
 	k.waitLayout("the shell alone on the screen", k.home())
 	k.waitEvent("shell_started", "")
-	return k
 }
 
 func (k *kiosk) output() sway.Rect {

@@ -59,6 +59,10 @@ func newCall(s *Sessions, op operators.Operator, dir string, inner hw.Session) *
 // its profile has been deleted.
 func (c *call) Done() <-chan hw.SessionEnd { return c.done }
 
+// Unwrap is the runner's session of the browser: the compositor finds the
+// browser's window by its processes.
+func (c *call) Unwrap() hw.Session { return c.inner }
+
 // End asks the browser to close (the shell ends the call); Done reports
 // when it has, and the profile is gone.
 func (c *call) End(ctx context.Context) error {

@@ -415,7 +415,9 @@ func (s *session) Done() <-chan hw.SessionEnd { return s.done }
 func (s *session) Owns(pid int) bool { return owner(s.Session)(pid) }
 
 // owner tells a session's processes: by the session's own word (a
-// systemd unit's control group), or as descendants of its main process.
+// systemd unit's control group), as descendants of its main process, or
+// as those of the session it wraps (a web visio's browser run by the
+// runner).
 func owner(s hw.Session) func(int) bool {
 	switch v := s.(type) {
 	case interface{ Owns(pid int) bool }:
@@ -429,6 +431,8 @@ func owner(s hw.Session) func(int) bool {
 			}
 			return false
 		}
+	case interface{ Unwrap() hw.Session }:
+		return owner(v.Unwrap())
 	}
 	return func(int) bool { return false }
 }
