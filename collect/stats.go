@@ -100,10 +100,14 @@ WHERE e.kind IN ('session_started', 'session_ended', 'survey', 'print_job')`
 // own so that the counts above are hashed rather than sorted; SQLite
 // sends the durations one by one.
 const (
-	pgMediansSQL = `SELECT p.name, e.site, e.place, e.operator, percentile_cont(0.5) WITHIN GROUP (ORDER BY e.duration_ms)
+	// The periods of one chunk are contiguous, so the empty grouping set
+	// is the median of the chunk's whole range: when one chunk covers the
+	// query, it is the total's, read in the same pass.
+	pgMediansSQL = `SELECT GROUPING(p.name), COALESCE(p.name, ''), COALESCE(e.site, ''), COALESCE(e.place, ''), COALESCE(e.operator, ''),
+	percentile_cont(0.5) WITHIN GROUP (ORDER BY e.duration_ms)
 FROM p CROSS JOIN LATERAL (SELECT site, place, operator, duration_ms FROM events
 	WHERE kind = 'session_ended' AND outcome <> 'cancelled' AND at >= p.lo AND at < p.hi) e
-GROUP BY p.name, e.site, e.place, e.operator`
+GROUP BY GROUPING SETS ((p.name, e.site, e.place, e.operator), ())`
 	// Room to hash and sort in memory, and no JIT compilation, which
 	// costs more than it saves on queries of a second.
 	pgStatsSettings  = `SET LOCAL work_mem = '256MB'; SET LOCAL jit = off`
@@ -113,6 +117,9 @@ WHERE kind = 'session_ended' AND outcome <> 'cancelled' AND at >= $1 AND at < $2
 FROM p JOIN events e ON e.at >= p.lo AND e.at < p.hi
 WHERE e.kind = 'session_ended' AND e.outcome <> 'cancelled'`
 )
+
+// periodsPerQuery is how many periods one query joins.
+const periodsPerQuery = 500
 
 // Stats counts the fleet's events between o.From and o.To in one snapshot.
 func (s *Store) Stats(ctx context.Context, o StatsOptions) (Stats, error) {
@@ -168,12 +175,12 @@ func (s *Store) Stats(ctx context.Context, o StatsOptions) (Stats, error) {
 		}
 		all[0].Start = max(all[0].Start, lo)
 		all[len(all)-1].End = min(all[len(all)-1].End, hi)
-		for ps := range slices.Chunk(all, 500) {
+		for ps := range slices.Chunk(all, periodsPerQuery) {
 			if err := s.statsChunk(ctx, tx, periodsCTE(ps), get, total); err != nil {
 				return err
 			}
 		}
-		if s.pg {
+		if s.pg && len(all) > periodsPerQuery {
 			var m sql.NullFloat64
 			if err := tx.QueryRowContext(ctx, pgTotalMedianSQL, lo, hi).Scan(&m); err != nil {
 				return err
@@ -225,11 +232,16 @@ func (s *Store) statsChunk(ctx context.Context, tx *sql.Tx, with string, get fun
 	if s.pg {
 		return queryEach(ctx, tx, with+pgMediansSQL, nil, func(rows *sql.Rows) error {
 			var k statsKey
-			var m float64
-			if err := rows.Scan(&k.period, &k.site, &k.place, &k.operator, &m); err != nil {
+			var whole int
+			var m sql.NullFloat64 // no durations at all: the empty set's NULL
+			if err := rows.Scan(&whole, &k.period, &k.site, &k.place, &k.operator, &m); err != nil {
 				return err
 			}
-			get(k).row.MedianDurationMS = m
+			if whole == 1 {
+				total.row.MedianDurationMS = m.Float64
+				return nil
+			}
+			get(k).row.MedianDurationMS = m.Float64
 			return nil
 		})
 	}
