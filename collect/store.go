@@ -28,8 +28,11 @@ var migrationFiles embed.FS
 
 // SQLite settings, as the kiosk's log (usage/store.go): one writer, WAL,
 // synchronous=FULL so an acknowledged batch is on disk, BEGIN IMMEDIATE.
+// The writer keeps 64 MiB of pages (SQLite's default is 2 MiB): the
+// events' random ids spread each batch over the whole primary key, and
+// the indexes' pages would otherwise be read again for every batch.
 const (
-	sqliteWriter = "_journal_mode=WAL&_synchronous=FULL&_busy_timeout=10000&_txlock=immediate"
+	sqliteWriter = "_journal_mode=WAL&_synchronous=FULL&_busy_timeout=10000&_txlock=immediate&_cache_size=-65536"
 	sqliteReader = "mode=ro&_query_only=1&_busy_timeout=10000"
 )
 
