@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -268,8 +267,6 @@ func TestBusy(t *testing.T) {
 	}
 }
 
-var generationID = regexp.MustCompile(`"id": "[0-9a-f-]{36}"`)
-
 func TestAnswersFromBothEnginesAgree(t *testing.T) {
 	ctx := context.Background()
 	var answers []string
@@ -305,8 +302,7 @@ func TestAnswersFromBothEnginesAgree(t *testing.T) {
 			}
 		}
 		f.Write(&b, FormatJSON, nil)
-		// Each kiosk log has a generation id of its own, new in each run.
-		answers = append(answers, generationID.ReplaceAllString(b.String(), `"id": "<generation>"`))
+		answers = append(answers, b.String())
 	}
 	if answers[0] != answers[1] {
 		t.Errorf("SQLite and PostgreSQL disagree:\n%s\n---\n%s", answers[0], answers[1])
