@@ -325,15 +325,22 @@ func (k *kiosk) checkScreen(when string, img image.Image, calling bool) {
 // the screen during it.
 func (k *kiosk) call(name string) {
 	k.t.Helper()
+	k.callBy(name, func(what string) { k.key("-k", "Return") })
+}
+
+// callBy starts a call from the home screen, choose picking the
+// operator's tile, then Appeler, and checks the screen during it.
+func (k *kiosk) callBy(name string, choose func(what string)) {
+	k.t.Helper()
 	started := k.count("session_started")
 	k.checkScreen("before the call", k.shot(""), false)
-	k.key("-k", "Return") // the operator's tile
+	choose("the operator's tile")
 	k.waitEvent("operator_viewed", "")
 	if name != "" {
 		time.Sleep(300 * time.Millisecond)
 		k.shot("operator")
 	}
-	k.key("-k", "Return") // Appeler
+	choose("Appeler")
 	d := k.waitLayout("in the call", k.inCall())
 	k.t.Logf("the video client above the bar %v after Appeler", d)
 	for k.count("session_started") == started {
@@ -341,6 +348,46 @@ func (k *kiosk) call(name string) {
 	}
 	time.Sleep(300 * time.Millisecond) // the client's first frame
 	k.checkScreen("during the call", k.shot(name), true)
+}
+
+// tap touches the middle of what region r of the screen shows in colour
+// c (the focused tile's ring, the primary button), once the screen is old
+// enough to take a touch (the shell's tap guard, 500 ms), and returns
+// when the touch was made.
+func (k *kiosk) tap(what string, r sway.Rect, c [3]uint8) time.Time {
+	k.t.Helper()
+	time.Sleep(700 * time.Millisecond)
+	b, ok := bounds(k.shot(""), r, c)
+	if !ok {
+		k.t.Fatalf("%s: nothing in its colour %v in %v", what, c, r)
+	}
+	x, y := (b.Min.X+b.Max.X)/2, (b.Min.Y+b.Max.Y)/2
+	k.t.Logf("%s: %v, touched at %d,%d", what, b, x, y)
+	at := time.Now()
+	if err := k.s.Tap(k.c, x, y); err != nil {
+		k.t.Fatal(err)
+	}
+	return at
+}
+
+// bounds is the box around the pixels of region r of img in colour c.
+func bounds(img image.Image, r sway.Rect, c [3]uint8) (image.Rectangle, bool) {
+	var b image.Rectangle
+	found := false
+	for y := r.Y; y < r.Y+r.Height; y++ {
+		for x := r.X; x < r.X+r.Width; x++ {
+			cr, cg, cb, _ := img.At(x, y).RGBA()
+			if uint8(cr>>8) != c[0] || uint8(cg>>8) != c[1] || uint8(cb>>8) != c[2] {
+				continue
+			}
+			p := image.Rect(x, y, x+1, y+1)
+			if !found {
+				b, found = p, true
+			}
+			b = b.Union(p)
+		}
+	}
+	return b, found
 }
 
 // ended checks that the screen is the shell's alone again, soon, and the
@@ -424,6 +471,18 @@ func TestE2ESwayCallEnds(t *testing.T) {
 	k.waitEvent("maintenance_unlocked", "")
 	time.Sleep(500 * time.Millisecond)
 	k.shot("maintenance")
+}
+
+// TestE2ESwayCallByTouch: the citizen's way, by touch only: the
+// operator's tile, Appeler, then Terminer l'appel in the call bar.
+func TestE2ESwayCallByTouch(t *testing.T) {
+	k := startKiosk(t, "45m")
+	k.callBy("", func(what string) { k.tap(what, k.output(), yellow) })
+	start := k.tap("Terminer l'appel", k.inCall()[shellApp], yellow)
+	k.ended("Terminer l'appel touched", start, "completed", 1)
+	if n := k.count("session_started"); n != 1 {
+		t.Fatalf("%d calls started by touch, want 1", n)
+	}
 }
 
 // TestE2ESwayMaxSession: the call the shell ends at max_session (a

@@ -5,7 +5,9 @@ package swaytest
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,6 +34,8 @@ type Sway struct {
 	cmd  *exec.Cmd
 	log  *bytes.Buffer
 	exit chan struct{}
+	// pointer is the virtual pointer Tap needs (see Pointer).
+	pointer io.Closer
 }
 
 // Need fails the test with a clear message when a program is missing (CI
@@ -146,6 +150,10 @@ func (s *Sway) Stop() {
 	s.mu.Lock()
 	cmd, exit := s.cmd, s.exit
 	s.cmd = nil
+	if s.pointer != nil {
+		s.pointer.Close()
+		s.pointer = nil
+	}
 	s.mu.Unlock()
 	if cmd == nil {
 		return
@@ -217,6 +225,37 @@ func (s *Sway) run(d time.Duration, name string, args ...string) ([]byte, error)
 	defer t.Stop()
 	err := cmd.Wait()
 	return out.Bytes(), err
+}
+
+// Commander runs sway commands: hw/sway's Conn (swaytest cannot import
+// it, whose tests import swaytest).
+type Commander interface {
+	Command(ctx context.Context, cmd string) error
+}
+
+// Tap touches the screen at (x, y), in the output's pixels, the way a
+// finger does for the shell: sway's own seat moves its cursor there and
+// presses then releases the first button, and the window under it (foot)
+// hears a press and a release at that cell (the seat needs a pointer
+// device for that: see Pointer). sway
+// leaves a coordinate of 0 unchanged, so 0 becomes 1. c is a connection
+// to this sway.
+func (s *Sway) Tap(c Commander, x, y int) error {
+	if err := s.Pointer(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, cmd := range []string{
+		fmt.Sprintf("seat seat0 cursor set %d %d", max(x, 1), max(y, 1)),
+		"seat seat0 cursor press button1",
+		"seat seat0 cursor release button1",
+	} {
+		if err := c.Command(ctx, cmd); err != nil {
+			return fmt.Errorf("tap at %d,%d: %s: %w", x, y, cmd, err)
+		}
+	}
+	return nil
 }
 
 type syncWriter struct {
