@@ -142,6 +142,12 @@ open_on_holidays = true
 		conf = "output * mode 1920x1080\n" + conf
 	}
 	k.s = swaytest.Start(t, k.write("sway.conf", conf, 0o644), "BORNE_CONFIG="+cfg)
+	// The seat's pointer for taps, from the start: foot binds its own
+	// pointer as it hears of it, a while after, and a tap before then
+	// would be lost.
+	if err := k.s.Pointer(); err != nil {
+		t.Fatal(err)
+	}
 	k.c, err = sway.Dial(context.Background(), k.s.Socket)
 	if err != nil {
 		t.Fatal(err)

@@ -20,7 +20,9 @@ import (
 // few Wayland requests it needs.
 
 // Pointer adds a virtual pointer to sway's seat, kept until the test ends
-// or sway restarts.
+// or sway restarts. Windows learn of it, and bind their own pointer,
+// some time after it returns: call it as soon as sway runs, before the
+// first tap (Tap adds one otherwise, and its first tap may be lost).
 func (s *Sway) Pointer() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
