@@ -17,7 +17,8 @@ import (
 // the seat: while one exists, the seat has the pointer capability and
 // the cursor's presses reach the window under it. No Debian package
 // makes one and stays (wlrctl is not in Debian 12), so this speaks the
-// few Wayland requests it needs.
+// few Wayland requests it needs (in the host's byte order, which
+// Wayland uses: little-endian on every machine Debian runs the kiosk on).
 
 // Pointer adds a virtual pointer to sway's seat, kept until the test ends
 // or sway restarts. Windows learn of it, and bind their own pointer,
