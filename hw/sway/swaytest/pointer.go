@@ -12,13 +12,12 @@ import (
 
 // A headless sway has no input device: its seat offers no pointer, so
 // foot binds none, and sway's `seat cursor` commands move a cursor no
-// window hears. A virtual pointer (wlr-virtual-pointer, the protocol
-// sway serves for tools like wtype's keyboard) is a pointer device of
-// the seat: while one exists, the seat has the pointer capability and
-// the cursor's presses reach the window under it. No Debian package
-// makes one and stays (wlrctl is not in Debian 12), so this speaks the
-// few Wayland requests it needs (in the host's byte order, which
-// Wayland uses: little-endian on every machine Debian runs the kiosk on).
+// window hears. A virtual pointer (wlr-virtual-pointer, the pointer twin
+// of the virtual keyboard wtype uses) is a pointer device of the seat:
+// while one exists, the seat has the pointer capability and the cursor's
+// presses reach the window under it. No program the CI installs makes one
+// and keeps it, so this speaks the few Wayland requests it needs (in the
+// host's byte order, as Wayland does: little-endian on amd64 and arm64).
 
 // Pointer adds a virtual pointer to sway's seat, kept until the test ends
 // or sway restarts. Windows learn of it, and bind their own pointer,
