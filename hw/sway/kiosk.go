@@ -143,9 +143,20 @@ func (k *Kiosk) event(ev WindowEvent) {
 		if w.Fullscreen != 0 {
 			k.log.Info("a window went full screen: put back", "app_id", w.AppID)
 			k.cmd(ctx, c, fmt.Sprintf("[con_id=%d] fullscreen disable", w.ID))
+			k.placeAgainLater(w.ID)
 		}
 		delete(k.placed, w.ID)
 		k.layoutLocked(ctx, c)
+	}
+}
+
+// placeAgainLater lays a window out again a little after it was put back
+// from full screen: a client that answers the full-screen size late
+// commits it after the put-back, and sway 1.7 then grows the floating
+// window to it without an event to say so.
+func (k *Kiosk) placeAgainLater(id int64) {
+	for _, d := range []time.Duration{250 * time.Millisecond, time.Second} {
+		time.AfterFunc(d, func() { k.event(WindowEvent{Change: "move", Container: Node{ID: id}}) })
 	}
 }
 
