@@ -224,8 +224,13 @@ func TestSlowClient(t *testing.T) {
 // TestBusy: past max_requests batches at once, 429 with Retry-After.
 func TestBusy(t *testing.T) {
 	s := openStore(t, "sqlite")
-	cfg := testConfig("unused")
-	cfg.MaxRequests = 1
+	// The first batch holds the only slot while its body trickles in: a
+	// read timeout longer than the test, so a loaded machine cannot free
+	// the slot before the second batch is sent.
+	cfg, err := ParseConfig("collector.toml", []byte("database = \"unused\"\nread_timeout = \"60s\"\nmax_requests = 1\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	_, hs := serve(t, s, cfg)
 	token, _ := s.AddToken(t.Context(), "loiret-gien")
 	body := batch("loiret-gien", 1, 3, time.Now())
@@ -246,7 +251,7 @@ func TestBusy(t *testing.T) {
 		first <- resp.StatusCode
 	}()
 	pw.Write(body[:10]) // the slot is taken
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		code, _, h := post(t, hs.URL, token, "loiret-gien:1-3", "", body)
 		if code == 429 {
