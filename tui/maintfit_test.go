@@ -3,6 +3,7 @@ package tui
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 )
@@ -12,6 +13,8 @@ import (
 // another (the menu's "Verrouiller" ran over its last row of buttons) and
 // none leaves the screen, in both languages.
 func TestMaintenancePagesFit(t *testing.T) {
+	toneLength, meterLength = 50*time.Millisecond, 300*time.Millisecond
+	defer func() { toneLength, meterLength = time.Second, 4*time.Second }()
 	pages := []struct {
 		name string
 		to   func(h *harness)
@@ -22,6 +25,11 @@ func TestMaintenancePagesFit(t *testing.T) {
 			h.until("checks", func(m Model) bool { return m.maint.checks != nil })
 		}},
 		{"tests", func(h *harness) { h.tap("m:tests") }},
+		{"sound test verdict", func(h *harness) {
+			h.tap("m:tests")
+			h.tap("t:sound")
+			h.until("verdict", func(m Model) bool { return m.stest.stage == "done" })
+		}},
 		{"service", func(h *harness) { h.tap("m:service") }},
 		{"service typed", func(h *harness) {
 			h.tap("m:service")
