@@ -222,17 +222,79 @@ func (m Model) testOperator() int {
 	return -1
 }
 
-// grid lays big buttons out two by two under the title.
+// grid lays big buttons out two by two under the title, down to the row
+// of buttons at the bottom. When two columns would run into that row (a
+// small screen: 1280×720 gives 20 rows), it takes three or four, the
+// fewest that fit with every label whole; a row is as tall as its longest
+// label needs, and as tall as the space allows up to five rows.
 func (m Model) grid(f *frame, ts []target) {
-	by, _ := m.bottom()
-	cols := 2
-	rows := (len(ts) + cols - 1) / cols
-	h := min(max((by-6)/max(rows, 1), 3), 5)
-	w := max((m.w-4-2)/cols, 4)
-	for i, t := range ts {
-		t.x, t.y, t.w, t.h = 2+(i%cols)*(w+2), 5+(i/cols)*h, w, h
-		f.add(t)
+	if len(ts) == 0 {
+		return
 	}
+	by, _ := m.bottom()
+	const top = 5
+	// A free row above the bottom one keeps a tap meant for the last row
+	// of the grid off "Verrouiller"; without room for it, the rows touch.
+	cols, hs := m.gridFit(ts, by-top-1)
+	if sum(hs) > by-top-1 {
+		cols, hs = m.gridFit(ts, by-top)
+	}
+	if sum(hs) > by-top { // labels too long for any: cut them rather than overlap
+		for i := range hs {
+			hs[i] = 3
+		}
+	}
+	// Grow the rows to share the space, as long as the whole still fits.
+	base := min((by-top-1)/len(hs), 5)
+	grown := make([]int, len(hs))
+	for i, h := range hs {
+		grown[i] = max(h, base)
+	}
+	if room := by - top - 1; sum(grown) <= room || sum(hs) > room && sum(grown) <= by-top {
+		hs = grown
+	}
+	w := max((m.w-4-2*(cols-1))/cols, 4)
+	y := top
+	for r, h := range hs {
+		for c := 0; c < cols && r*cols+c < len(ts); c++ {
+			t := ts[r*cols+c]
+			t.x, t.y, t.w, t.h = 2+c*(w+2), y, w, h
+			f.add(t)
+		}
+		y += h
+	}
+}
+
+// gridFit is the fewest columns, from two to four, whose rows fit in
+// space with every label whole, and those rows' heights; when none fits,
+// the columns that come closest.
+func (m Model) gridFit(ts []target, space int) (cols int, hs []int) {
+	cols, hs = 2, m.gridNeeds(ts, 2)
+	for c := 3; c <= 4 && sum(hs) > space && (m.w-4-2*(c-1))/c >= 12; c++ {
+		if need := m.gridNeeds(ts, c); sum(need) < sum(hs) {
+			cols, hs = c, need
+		}
+	}
+	return cols, hs
+}
+
+// gridNeeds is how tall each row of ts laid out in cols columns must be
+// for every label to show whole.
+func (m Model) gridNeeds(ts []target, cols int) []int {
+	inner := max((m.w-4-2*(cols-1))/cols-4, 1)
+	hs := make([]int, (len(ts)+cols-1)/cols)
+	for i, t := range ts {
+		hs[i/cols] = max(hs[i/cols], len(boxLines(t.lines, inner))+2)
+	}
+	return hs
+}
+
+func sum(xs []int) int {
+	n := 0
+	for _, x := range xs {
+		n += x
+	}
+	return n
 }
 
 func (m Model) statusPage(f *frame) {

@@ -159,7 +159,7 @@ func (m Model) soundTestPage(f *frame) {
 	if m.stest.stage == "done" || m.stest.stage == "failed" {
 		by, bh := m.bottom()
 		again := m.button(maintAction{op: opTestSound}, "test.sound.again")
-		again.x, again.y, again.w, again.h = 2, max(by-bh-1, y), max(m.w/2-3, 6), bh
+		again.x, again.y, again.w, again.h = 2, min(max(by-bh-1, y), by-bh), max(m.w/2-3, 6), bh // never over the bottom row
 		f.add(again)
 	}
 }
