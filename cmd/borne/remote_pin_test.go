@@ -9,14 +9,25 @@ import (
 
 // dots is the PIN pad's row of typed and empty places; clock the time in
 // the header, which may turn a minute during the test.
+// resets are tmux's returns to the default colours, which it writes or
+// leaves out for the same cells depending on how they were last drawn.
 var (
-	dots  = regexp.MustCompile(`[●○][ ●○]*`)
-	clock = regexp.MustCompile(`\d\d:\d\d`)
+	dots   = regexp.MustCompile(`[●○][ ●○]*`)
+	clock  = regexp.MustCompile(`\d\d:\d\d`)
+	resets = regexp.MustCompile(`\x1b\[(0|39|49)m`)
 )
 
 // withoutDots is a screen, colours included, with the pad's dots and the
 // clock blanked: what is left must not change with the digit pressed.
-func withoutDots(s string) string { return clock.ReplaceAllString(dots.ReplaceAllString(s, ""), "") }
+// Every explicit colour stays, so a highlighted digit still shows.
+func withoutDots(s string) string {
+	s = resets.ReplaceAllString(clock.ReplaceAllString(dots.ReplaceAllString(s, ""), ""), "")
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, " ")
+	}
+	return strings.Join(lines, "\n")
+}
 
 // An agent types the PIN by touch at the kiosk while a technician watches
 // over SSH: neither the kiosk's screen nor the technician's mirror shows
