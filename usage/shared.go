@@ -1,6 +1,11 @@
 package usage
 
 import (
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -57,3 +62,41 @@ func Periods(first, last string, loc *time.Location, by string) ([]Period, error
 // FormatCeil formats t as events store their time, rounded up to the
 // second, so that "at >= t" and "at < t" compare right on stored text.
 func FormatCeil(t time.Time) string { return formatCeil(t) }
+
+// Migration is one file of a migrations/ folder, NNNN_name.sql, bringing a
+// schema to version NNNN: the kiosk's log and the collector number theirs
+// the same way.
+type Migration struct {
+	Version int
+	Name    string
+	SQL     string
+}
+
+// LoadMigrations returns the migrations/ folder of fsys in order, checking
+// that their versions run 1, 2, 3… without a gap.
+func LoadMigrations(fsys fs.FS) ([]Migration, error) {
+	entries, err := fs.ReadDir(fsys, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	var ms []Migration
+	for _, e := range entries {
+		num, _, found := strings.Cut(e.Name(), "_")
+		v, err := strconv.Atoi(num)
+		if !found || err != nil || v <= 0 {
+			return nil, fmt.Errorf("migration file %s is not named NNNN_name.sql", e.Name())
+		}
+		b, err := fs.ReadFile(fsys, "migrations/"+e.Name())
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, Migration{Version: v, Name: e.Name(), SQL: string(b)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].Version < ms[j].Version })
+	for i, m := range ms {
+		if m.Version != i+1 {
+			return nil, fmt.Errorf("migration %s should have version %d", m.Name, i+1)
+		}
+	}
+	return ms, nil
+}

@@ -9,8 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -249,39 +247,11 @@ func (s *Store) closeAll() error {
 	return errors.Join(errs...)
 }
 
-// migration is one embedded file of migrations/, NNNN_name.sql, bringing
-// the schema to version NNNN.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// loadMigrations returns the embedded migrations in order, checking that
-// their versions run 1, 2, 3… without a gap.
-func loadMigrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFiles, "migrations")
+// loadMigrations returns the embedded migrations in order.
+func loadMigrations() ([]Migration, error) {
+	ms, err := LoadMigrations(migrationFiles)
 	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, e := range entries {
-		num, _, found := strings.Cut(e.Name(), "_")
-		v, err := strconv.Atoi(num)
-		if !found || err != nil || v <= 0 {
-			return nil, fmt.Errorf("usage: migration file %s is not named NNNN_name.sql", e.Name())
-		}
-		b, err := fs.ReadFile(migrationFiles, "migrations/"+e.Name())
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: e.Name(), sql: string(b)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	for i, m := range ms {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("usage: migration %s should have version %d", m.name, i+1)
-		}
+		return nil, fmt.Errorf("%s: %w", "usage", err)
 	}
 	return ms, nil
 }
@@ -313,8 +283,8 @@ func migrate(ctx context.Context, db *sql.DB, path string) error {
 			return newer
 		}
 		for _, m := range ms[have:] {
-			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-				return fmt.Errorf("migration %s: %w", m.name, err)
+			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+				return fmt.Errorf("migration %s: %w", m.Name, err)
 			}
 		}
 		if have == len(ms) {

@@ -272,7 +272,7 @@ func TestMigrationsEmbedded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ms) == 0 || ms[0].version != 1 || !strings.Contains(ms[0].sql, "AUTOINCREMENT") {
+	if len(ms) == 0 || ms[0].Version != 1 || !strings.Contains(ms[0].SQL, "AUTOINCREMENT") {
 		t.Fatalf("migrations = %+v", ms)
 	}
 }
