@@ -121,7 +121,7 @@ func (s *Store) Fleet(ctx context.Context, o FleetOptions) (Fleet, error) {
 		}); err != nil {
 			return err
 		}
-		if err := queryEach(ctx, tx, s.q(`SELECT site, kind, COUNT(*) FROM events WHERE kind IN ('hardware_fault', 'out_of_service') AND at >= ? GROUP BY site, kind`), []any{dayAgo}, func(rows *sql.Rows) error {
+		if err := queryEach(ctx, tx, s.q(`SELECT site, kind, COUNT(*) FROM events WHERE `+healthKinds+` AND kind IN ('hardware_fault', 'out_of_service') AND at >= ? GROUP BY site, kind`), []any{dayAgo}, func(rows *sql.Rows) error {
 			var r struct {
 				site, kind string
 				n          int
@@ -132,7 +132,7 @@ func (s *Store) Fleet(ctx context.Context, o FleetOptions) (Fleet, error) {
 		}); err != nil {
 			return err
 		}
-		return queryEach(ctx, tx, `SELECT site, kind, MAX(at) FROM events WHERE kind IN ('out_of_service', 'back_in_service') GROUP BY site, kind`, nil, func(rows *sql.Rows) error {
+		return queryEach(ctx, tx, `SELECT site, kind, MAX(at) FROM events WHERE `+healthKinds+` AND kind IN ('out_of_service', 'back_in_service') GROUP BY site, kind`, nil, func(rows *sql.Rows) error {
 			var r struct{ site, kind, at string }
 			err := rows.Scan(&r.site, &r.kind, &r.at)
 			service = append(service, r)

@@ -60,6 +60,10 @@ func openStore(t testing.TB, engine string) *Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
+	// As the collector keeps it, in the tests' time zone.
+	if _, err := s.KeepDaily(context.Background(), paris(t)); err != nil {
+		t.Fatal(err)
+	}
 	return s
 }
 

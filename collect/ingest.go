@@ -158,26 +158,22 @@ func personalData(e *usage.Event) error {
 }
 
 // Ingest stores a checked batch of site's log generation, whole or not at
-// all: events whose id is held already are skipped. It returns how many
-// events of the batch the store now holds (all of them) and how many it
-// did not hold before.
+// all, and counts its new events in the roll-up: events whose id is held
+// already are skipped. It returns how many events of the batch the store
+// now holds (all of them) and how many it did not hold before.
 func (s *Store) Ingest(ctx context.Context, site, generation string, events []Event) (held, added int, err error) {
 	now := s.now().Unix()
-	var nw newRows
 	if s.pg {
+		var nw newRows
 		err = s.ingestPostgres(ctx, site, generation, events, now, &nw)
+		added = nw.count
 	} else {
-		err = s.withTx(ctx, func(tx *sql.Tx) error {
-			if err := insertSQLite(ctx, tx, generation, events, now, &nw); err != nil {
-				return err
-			}
-			return s.noteBatch(ctx, txExec{tx}, site, generation, now, &nw)
-		})
+		added, err = s.ingestGrouped(ctx, &pending{ctx: ctx, site: site, generation: generation, events: events, now: now})
 	}
 	if err != nil {
 		return 0, 0, s.describe("storing a batch", err)
 	}
-	return len(events), nw.count, nil
+	return len(events), added, nil
 }
 
 // newRows sums up the rows a batch added.
@@ -199,21 +195,155 @@ func (n *newRows) add(seq int64, at string) {
 const insertEventSQL = `INSERT INTO events (id, site, generation, seq, at, place, kind, operator, outcome, duration_ms, score, detail, received)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`
 
-func insertSQLite(ctx context.Context, tx *sql.Tx, generation string, events []Event, now int64, nw *newRows) error {
-	st, err := tx.PrepareContext(ctx, insertEventSQL)
-	if err != nil {
-		return err
+// pending is a batch waiting for SQLite's writer.
+type pending struct {
+	ctx              context.Context
+	site, generation string
+	events           []Event
+	now              int64
+	added            int
+	err              error
+	done             chan struct{}
+}
+
+// maxGroupEvents bounds the events of one group commit.
+const maxGroupEvents = 50_000
+
+var errClosed = errors.New("the collector is stopping")
+
+// ingestGrouped hands the batch to the writer and waits for its commit.
+func (s *Store) ingestGrouped(ctx context.Context, p *pending) (int, error) {
+	p.done = make(chan struct{})
+	select {
+	case s.queue <- p:
+	case <-s.quit:
+		return 0, errClosed
+	case <-ctx.Done():
+		return 0, ctx.Err()
 	}
-	defer st.Close()
-	for i := range events {
-		e := &events[i]
-		at := e.At.Format(usage.TimeFormat)
-		res, err := st.ExecContext(ctx, e.ID, e.Site, generation, e.Seq, at, e.Place, e.Kind, e.Operator, e.Outcome, e.DurationMS, e.score, e.detail, now)
+	<-p.done
+	return p.added, p.err
+}
+
+// writeLoop is SQLite's only writer of batches. The batches of kiosks
+// syncing at once go into one transaction (a group commit): each commit
+// writes every page its batches touched and waits for the disk, and the
+// events' random ids spread a batch of a thousand over about as many
+// pages of the id index, so that one commit per batch wrote most pages
+// again and again. Each batch keeps its own savepoint, stored whole or
+// not at all, and is answered only once the group is on disk.
+func (s *Store) writeLoop() {
+	defer close(s.writerDone)
+	for {
+		var first *pending
+		select {
+		case first = <-s.queue:
+		case <-s.quit:
+			return
+		}
+		group, n := []*pending{first}, len(first.events)
+	gather:
+		for n < maxGroupEvents {
+			select {
+			case p := <-s.queue:
+				group = append(group, p)
+				n += len(p.events)
+			default:
+				break gather
+			}
+		}
+		s.commitGroup(group)
+	}
+}
+
+func (s *Store) commitGroup(group []*pending) {
+	ctx := context.Background() // a batch's request gone does not undo the others
+	err := s.withTx(ctx, func(tx *sql.Tx) error {
+		zone, err := s.dailyZone(ctx, txExec{tx}, false)
 		if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n > 0 {
-			nw.add(e.Seq, at)
+		var days *tally
+		if zone != "" {
+			loc, err := loadZone(zone)
+			if err != nil {
+				return err
+			}
+			days = newTally(loc)
+		}
+		st, err := tx.PrepareContext(ctx, insertEventSQL)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, p := range group {
+			if p.err = p.ctx.Err(); p.err == nil {
+				if err := s.storeOne(ctx, tx, st, days, p); err != nil {
+					return err
+				}
+			}
+		}
+		if days == nil {
+			return nil
+		}
+		return days.write(ctx, txExec{tx}, s.q)
+	})
+	for _, p := range group {
+		if err != nil && p.err == nil {
+			p.err, p.added = err, 0
+		}
+		close(p.done)
+	}
+}
+
+// storeOne stores one batch of a group under its own savepoint; a batch
+// that fails is rolled back alone (p.err) and the group goes on. The
+// error returned is the transaction's own, ending the group.
+func (s *Store) storeOne(ctx context.Context, tx *sql.Tx, st *sql.Stmt, days *tally, p *pending) error {
+	if _, err := tx.ExecContext(ctx, `SAVEPOINT batch`); err != nil {
+		return err
+	}
+	var nw newRows
+	var mine *tally
+	if days != nil {
+		mine = newTally(days.loc)
+	}
+	p.err = insertSQLite(ctx, st, p, mine, &nw)
+	if p.err == nil {
+		p.err = s.noteBatch(ctx, txExec{tx}, p.site, p.generation, p.now, &nw)
+	}
+	if p.err != nil {
+		if _, err := tx.ExecContext(ctx, `ROLLBACK TO batch`); err != nil {
+			return err
+		}
+	} else {
+		p.added = nw.count
+		if mine != nil {
+			for k, r := range mine.rows {
+				days.row(k).merge(r)
+			}
+		}
+	}
+	_, err := tx.ExecContext(ctx, `RELEASE batch`)
+	return err
+}
+
+func insertSQLite(ctx context.Context, st *sql.Stmt, p *pending, days *tally, nw *newRows) error {
+	for i := range p.events {
+		e := &p.events[i]
+		at := e.At.Format(usage.TimeFormat)
+		res, err := st.ExecContext(ctx, e.ID, e.Site, p.generation, e.Seq, at, e.Place, e.Kind, e.Operator, e.Outcome, e.DurationMS, e.score, e.detail, p.now)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			continue
+		}
+		nw.add(e.Seq, at)
+		if days != nil {
+			if err := days.add(counted{at, e.Site, e.Place, e.Kind, e.Operator, e.Outcome, e.DurationMS, e.score}); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -249,26 +379,52 @@ func (s *Store) ingestPostgres(ctx context.Context, site, generation string, eve
 			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"incoming"}, copyColumns, pgx.CopyFromRows(rows)); err != nil {
 				return err
 			}
-			res, err := tx.Query(ctx, `INSERT INTO events SELECT * FROM incoming ON CONFLICT (id) DO NOTHING RETURNING seq, at`)
+			res, err := tx.Query(ctx, `INSERT INTO events SELECT * FROM incoming ON CONFLICT (id) DO NOTHING
+RETURNING seq, at, place, kind, operator, outcome, duration_ms, score`)
 			if err != nil {
 				return err
 			}
+			var added []counted
 			for res.Next() {
 				var seq int64
-				var at string
-				if err := res.Scan(&seq, &at); err != nil {
+				e := counted{site: site}
+				if err := res.Scan(&seq, &e.at, &e.place, &e.kind, &e.operator, &e.outcome, &e.durationMS, &e.score); err != nil {
 					res.Close()
 					return err
 				}
-				nw.add(seq, at)
+				nw.add(seq, e.at)
+				added = append(added, e)
 			}
 			res.Close()
 			if err := res.Err(); err != nil {
 				return err
 			}
+			if err := s.countDaily(ctx, pgxExec{tx}, added); err != nil {
+				return err
+			}
 			return s.noteBatch(ctx, pgxExec{tx}, site, generation, now, nw)
 		})
 	})
+}
+
+// countDaily adds a batch's new events to the roll-up, in the zone it
+// counts when the batch commits (see dailyZone).
+func (s *Store) countDaily(ctx context.Context, tx execer, added []counted) error {
+	zone, err := s.dailyZone(ctx, tx, true)
+	if err != nil || zone == "" {
+		return err
+	}
+	loc, err := loadZone(zone)
+	if err != nil {
+		return err
+	}
+	days := newTally(loc)
+	for _, e := range added {
+		if err := days.add(e); err != nil {
+			return err
+		}
+	}
+	return days.write(ctx, tx, s.q)
 }
 
 // execer is what noteBatch needs of a transaction, on either driver.

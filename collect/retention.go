@@ -9,7 +9,7 @@ import (
 )
 
 // Purge deletes the events older than retention, and recounts the logs
-// they came from, in one transaction. It returns how many it deleted.
+// they came from and the roll-up's days, in one transaction. It returns how many it deleted.
 func (s *Store) Purge(ctx context.Context, retention time.Duration) (int64, error) {
 	cutoff := s.now().Add(-retention)
 	var n int64
@@ -20,6 +20,9 @@ func (s *Store) Purge(ctx context.Context, retention time.Duration) (int64, erro
 		}
 		if n, _ = res.RowsAffected(); n == 0 {
 			return nil
+		}
+		if err := s.purgeDaily(ctx, tx, cutoff); err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE generations SET
 	events = (SELECT COUNT(*) FROM events e WHERE e.site = generations.site AND e.generation = generations.generation),

@@ -28,14 +28,34 @@ func TestPurge(t *testing.T) {
 		if code, msg, _ := post(t, hs.URL, token, "loiret-gien:31-51", gen, append(recent, fault...)); code != 200 {
 			t.Fatal(code, msg)
 		}
+		// Another kiosk's sessions on both sides of the cutoff, 760 days
+		// before now: its day is counted again from what is left.
+		cutoff := now.Add(-760 * 24 * time.Hour)
+		briare, _ := s.AddToken(t.Context(), "loiret-briare")
+		straddle := strings.ReplaceAll(string(batch("loiret-briare", 1, 30, cutoff.Add(-15*time.Minute))), `"Gien"`, `"Briare"`)
+		if code, msg, _ := post(t, hs.URL, briare, "loiret-briare:1-30", uuid.NewString(), []byte(straddle)); code != 200 {
+			t.Fatal(code, msg)
+		}
 		n, err := s.Purge(t.Context(), 760*24*time.Hour)
-		if err != nil || n != 30 {
+		if err != nil || n != 45 {
 			t.Fatalf("purged %d, %v", n, err)
+		}
+		day := StatsOptions{Location: paris(t), From: midnight(cutoff, paris(t)), To: midnight(cutoff, paris(t)).AddDate(0, 0, 1)}
+		st, err := s.Stats(t.Context(), day)
+		if err != nil || st.Total.Sessions != 15 || len(st.Rows) != 1 || st.Rows[0].Site != "loiret-briare" {
+			t.Errorf("the cutoff's day after the purge: %+v %v", st, err)
+		}
+		if got, want := statsText(t, s, StatsOptions{Location: paris(t)}), fromEvents(t, s, StatsOptions{Location: paris(t)}); got != want {
+			t.Errorf("the roll-up after the purge:\n%s\nthe events:\n%s", got, want)
 		}
 		f, err := s.Fleet(t.Context(), FleetOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
+		if b := f.Kiosks[0]; b.Site != "loiret-briare" || b.Events != 15 || b.Holes != 0 || b.Generations[0].MinSeq != 16 {
+			t.Errorf("the other kiosk after the purge: %+v", b)
+		}
+		f.Kiosks = f.Kiosks[1:]
 		k := f.Kiosks[0]
 		if k.Events != 21 || k.Holes != 0 || k.Generations[0].MinSeq != 31 || k.Faults != 1 || !k.NeedsVisit || k.Silent {
 			t.Errorf("after the purge: %+v", k)
@@ -49,8 +69,39 @@ func TestPurge(t *testing.T) {
 		}
 		// Four sync intervals later, silent.
 		f, _ = s.Fleet(t.Context(), FleetOptions{Now: now.Add(time.Hour), SyncInterval: 15 * time.Minute})
-		if !f.Kiosks[0].Silent || !strings.Contains(strings.Join(f.Kiosks[0].Why, ","), "silent for 60 minutes") {
-			t.Errorf("silent: %+v", f.Kiosks[0])
+		if !f.Kiosks[1].Silent || !strings.Contains(strings.Join(f.Kiosks[1].Why, ","), "silent for 60 minutes") {
+			t.Errorf("silent: %+v", f.Kiosks[1])
 		}
 	})
+}
+
+// statsText is the stats as JSON, to compare.
+func statsText(t *testing.T, s *Store, o StatsOptions) string {
+	t.Helper()
+	st, err := s.Stats(t.Context(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	st.Write(&b, FormatJSON)
+	return b.String()
+}
+
+// fromEvents is the stats counted from the events alone: the roll-up
+// counts another zone's days meanwhile, then o's again.
+func fromEvents(t *testing.T, s *Store, o StatsOptions) string {
+	t.Helper()
+	tokyo, err := time.LoadLocation("Asia/Tokyo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.KeepDaily(t.Context(), tokyo); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if _, err := s.KeepDaily(t.Context(), o.Location); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	return statsText(t, s, o)
 }

@@ -76,6 +76,12 @@ func (srv *Server) HTTPServer() *http.Server {
 // past the retention daily, and returns when ctx ends, after the batches
 // being stored are done. ready, when set, hears the address once listening.
 func (srv *Server) Serve(ctx context.Context, ready func(addr string)) error {
+	t0 := time.Now()
+	if built, err := srv.store.KeepDaily(ctx, srv.cfg.Location()); err != nil {
+		return err
+	} else if built {
+		srv.logf("stats: days of %s counted from the events in %v", srv.cfg.Location(), time.Since(t0).Round(time.Millisecond))
+	}
 	hs := srv.HTTPServer()
 	if srv.cfg.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(srv.cfg.TLSCert, srv.cfg.TLSKey)

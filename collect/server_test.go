@@ -5,11 +5,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -311,5 +313,65 @@ func TestAnswersFromBothEnginesAgree(t *testing.T) {
 	}
 	if answers[0] != answers[1] {
 		t.Errorf("SQLite and PostgreSQL disagree:\n%s\n---\n%s", answers[0], answers[1])
+	}
+}
+
+// TestGroupCommit: SQLite's batches that arrive together share one
+// transaction, each under its own savepoint: a batch the database
+// refuses is rolled back alone, the others are stored and counted.
+func TestGroupCommit(t *testing.T) {
+	s := openStore(t, "sqlite")
+	at := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	var group []*pending
+	for i, site := range []string{"loiret-gien", "loiret-briare", "loiret-sully"} {
+		events, err := ParseBatch(batch(site, 1, 10, at))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 1 {
+			events[7].DurationMS = -1 // past the checks, refused by the table
+		}
+		group = append(group, &pending{ctx: t.Context(), site: site, generation: uuid.NewString(), events: events, now: at.Unix(), done: make(chan struct{})})
+	}
+	s.commitGroup(group)
+	for i, p := range group {
+		<-p.done
+		if (p.err != nil) != (i == 1) || (i != 1 && p.added != 10) {
+			t.Errorf("batch %d: added %d, %v", i, p.added, p.err)
+		}
+	}
+	if n := count(t, s, ""); n != 20 {
+		t.Errorf("%d events stored, want 20", n)
+	}
+	f, err := s.Fleet(t.Context(), FleetOptions{})
+	if err != nil || len(f.Kiosks) != 2 || f.Kiosks[0].Site != "loiret-gien" || f.Kiosks[1].Events != 10 {
+		t.Errorf("fleet: %+v %v", f.Kiosks, err)
+	}
+	st, err := s.Stats(t.Context(), StatsOptions{Location: paris(t)})
+	if err != nil || st.Total.Sessions != 20 || len(st.Rows) != 2 {
+		t.Errorf("stats: %+v %v", st, err)
+	}
+
+	// Thirty kiosks at once, each batch answered after its commit.
+	var wg sync.WaitGroup
+	for i := range 30 {
+		wg.Go(func() {
+			site := fmt.Sprintf("loiret-k%02d", i)
+			events, err := ParseBatch(batch(site, 1, 100, at))
+			if err == nil {
+				_, _, err = s.Ingest(t.Context(), site, "", events)
+			}
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := count(t, s, ""); n != 20+3000 {
+		t.Errorf("%d events stored, want 3020", n)
+	}
+	s.Close()
+	if _, _, err := s.Ingest(t.Context(), "loiret-gien", "", group[0].events); !errors.Is(err, errClosed) {
+		t.Errorf("a batch after Close: %v", err)
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"math"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/loiret/borne/usage"
@@ -51,77 +50,10 @@ type Stats struct {
 
 type statsKey struct{ period, site, place, operator string }
 
-// group gathers one row.
-type group struct {
-	row       StatsRow
-	scoreSum  float64
-	durations []int64 // SQLite: for the exact median
-}
-
-func (g *group) done() StatsRow {
-	r := g.row
-	if g.durations != nil {
-		r.MedianDurationMS = usage.Median(g.durations)
-	}
-	if r.Surveys > 0 {
-		avg := math.Round(g.scoreSum/float64(r.Surveys)*100) / 100
-		r.SurveyAverage = &avg
-	}
-	return r
-}
-
-// The counts come out of the engine summed by period, site, place and
-// operator, with the same definitions as the kiosk's logs stats: sessions
-// that started, sessions completed, durations of the sessions that
-// connected (not cancelled), surveys with a score, print jobs printed.
-// The periods drive the join, each a range of stored times.
-const statsSQL = `SELECT p.name, e.site, e.place, e.operator,
-	SUM(CASE WHEN e.kind = 'session_started' THEN 1 ELSE 0 END),
-	SUM(CASE WHEN e.kind = 'session_ended' AND e.outcome = 'completed' THEN 1 ELSE 0 END),
-	CAST(SUM(CASE WHEN e.kind = 'session_ended' AND e.outcome <> 'cancelled' THEN e.duration_ms ELSE 0 END) AS BIGINT),
-	SUM(CASE WHEN e.kind = 'survey' AND e.score IS NOT NULL THEN 1 ELSE 0 END),
-	SUM(CASE WHEN e.kind = 'survey' AND e.score IS NOT NULL THEN e.score ELSE 0 END),
-	SUM(CASE WHEN e.kind = 'print_job' AND e.outcome = 'printed' THEN 1 ELSE 0 END)
-FROM %s
-GROUP BY p.name, e.site, e.place, e.operator`
-
-// Each period is a range of the index on (kind, at): SQLite's planner
-// loops over the periods by itself; PostgreSQL is told to with LATERAL,
-// or it compares every event with every period.
-const (
-	sqliteStatsFrom = `p JOIN events e ON e.at >= p.lo AND e.at < p.hi
-WHERE e.kind IN ('session_started', 'session_ended', 'survey', 'print_job')`
-	pgStatsFrom = `p CROSS JOIN LATERAL (SELECT site, place, operator, kind, outcome, duration_ms, score FROM events
-	WHERE kind IN ('session_started', 'session_ended', 'survey', 'print_job') AND at >= p.lo AND at < p.hi) e`
-)
-
-// PostgreSQL gives exact medians itself (percentile_cont of 0.5 is the
-// mean of the two middle values, as usage.Median), in a query of their
-// own so that the counts above are hashed rather than sorted; SQLite
-// sends the durations one by one.
-const (
-	// The periods of one chunk are contiguous, so the empty grouping set
-	// is the median of the chunk's whole range: when one chunk covers the
-	// query, it is the total's, read in the same pass.
-	pgMediansSQL = `SELECT GROUPING(p.name), COALESCE(p.name, ''), COALESCE(e.site, ''), COALESCE(e.place, ''), COALESCE(e.operator, ''),
-	percentile_cont(0.5) WITHIN GROUP (ORDER BY e.duration_ms)
-FROM p CROSS JOIN LATERAL (SELECT site, place, operator, duration_ms FROM events
-	WHERE kind = 'session_ended' AND outcome <> 'cancelled' AND at >= p.lo AND at < p.hi) e
-GROUP BY GROUPING SETS ((p.name, e.site, e.place, e.operator), ())`
-	// Room to hash and sort in memory, and no JIT compilation, which
-	// costs more than it saves on queries of a second.
-	pgStatsSettings  = `SET LOCAL work_mem = '256MB'; SET LOCAL jit = off`
-	pgTotalMedianSQL = `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms) FROM events
-WHERE kind = 'session_ended' AND outcome <> 'cancelled' AND at >= $1 AND at < $2`
-	durationsSQL = `SELECT p.name, e.site, e.place, e.operator, e.duration_ms
-FROM p JOIN events e ON e.at >= p.lo AND e.at < p.hi
-WHERE e.kind = 'session_ended' AND e.outcome <> 'cancelled'`
-)
-
-// periodsPerQuery is how many periods one query joins.
-const periodsPerQuery = 500
-
-// Stats counts the fleet's events between o.From and o.To in one snapshot.
+// Stats counts the fleet's events between o.From and o.To in one snapshot:
+// the whole days of o.Location from the roll-up when it counts that time
+// zone's days, the rest (a part of a day, or everything for another zone)
+// from the events themselves, with the same definitions.
 func (s *Store) Stats(ctx context.Context, o StatsOptions) (Stats, error) {
 	if o.By == "" {
 		o.By = usage.ByDay
@@ -133,145 +65,128 @@ func (s *Store) Stats(ctx context.Context, o StatsOptions) (Stats, error) {
 	if loc == nil {
 		loc = time.UTC
 	}
-	lo, hi := "0000-00-00T00:00:00Z", "9999-99-99T99:99:99Z"
-	if !o.From.IsZero() {
-		lo = usage.FormatCeil(o.From)
-	}
-	if !o.To.IsZero() {
-		hi = usage.FormatCeil(o.To)
-	}
-	groups := map[statsKey]*group{}
-	total := &group{row: StatsRow{Period: "total"}}
-	if !s.pg {
-		total.durations = []int64{}
-	}
-	get := func(k statsKey) *group {
-		g := groups[k]
-		if g == nil {
-			g = &group{row: StatsRow{Period: k.period, Site: k.site, Place: k.place, Operator: k.operator}}
-			if !s.pg {
-				g.durations = []int64{}
-			}
-			groups[k] = g
-		}
-		return g
-	}
+	t := newTally(loc)
 	err := s.read(ctx, func(tx *sql.Tx) error {
-		if s.pg {
-			if _, err := tx.ExecContext(ctx, pgStatsSettings); err != nil {
-				return err
-			}
-		}
-		var first, last sql.NullString
-		if err := tx.QueryRowContext(ctx, s.q(`SELECT MIN(at), MAX(at) FROM events WHERE at >= ? AND at < ?`), lo, hi).Scan(&first, &last); err != nil {
-			return err
-		}
-		if !first.Valid {
-			return nil
-		}
-		all, err := usage.Periods(first.String, last.String, loc, o.By)
+		zone, err := s.dailyZone(ctx, txExec{tx}, false)
 		if err != nil {
 			return err
 		}
-		all[0].Start = max(all[0].Start, lo)
-		all[len(all)-1].End = min(all[len(all)-1].End, hi)
-		for ps := range slices.Chunk(all, periodsPerQuery) {
-			if err := s.statsChunk(ctx, tx, periodsCTE(ps), get, total); err != nil {
+		span := splitDays(o.From, o.To, loc)
+		if zone != loc.String() {
+			return s.tallyEvents(ctx, tx, span.lo, span.hi, t)
+		}
+		if span.dayLo < span.dayHi {
+			if err := s.tallyDaily(ctx, tx, span.dayLo, span.dayHi, t); err != nil {
 				return err
 			}
 		}
-		if s.pg && len(all) > periodsPerQuery {
-			var m sql.NullFloat64
-			if err := tx.QueryRowContext(ctx, pgTotalMedianSQL, lo, hi).Scan(&m); err != nil {
+		for _, e := range span.edges {
+			if err := s.tallyEvents(ctx, tx, e[0], e[1], t); err != nil {
 				return err
 			}
-			total.row.MedianDurationMS = m.Float64
 		}
 		return nil
 	})
 	if err != nil {
 		return Stats{}, s.describe("counting stats", err)
 	}
-	out := Stats{By: o.By, Rows: make([]StatsRow, 0, len(groups))}
+	return t.stats(o.By), nil
+}
+
+// daySpan is a range of stored times cut into the whole days of a
+// calendar (dayLo to dayHi, excluded) and the parts of days at its edges.
+type daySpan struct {
+	lo, hi       string
+	dayLo, dayHi string
+	edges        [][2]string
+}
+
+// splitDays cuts [from, to) (zero: unbounded) at loc's midnights.
+func splitDays(from, to time.Time, loc *time.Location) daySpan {
+	sp := daySpan{lo: "0000-00-00T00:00:00Z", hi: "9999-99-99T99:99:99Z", dayLo: "0000-00-00", dayHi: "9999-99-99"}
+	var first, last time.Time // the whole days' bounds
+	if !from.IsZero() {
+		sp.lo = usage.FormatCeil(from)
+		first = midnight(from, loc)
+		if first.Before(from) {
+			first = first.AddDate(0, 0, 1)
+			first = midnight(first, loc)
+		}
+		sp.dayLo = first.Format(dayLayout)
+	}
+	if !to.IsZero() {
+		sp.hi = usage.FormatCeil(to)
+		last = midnight(to, loc)
+		sp.dayHi = last.Format(dayLayout)
+	}
+	if sp.dayLo >= sp.dayHi {
+		sp.edges = [][2]string{{sp.lo, sp.hi}}
+		return sp
+	}
+	if !from.IsZero() && from.Before(first) {
+		sp.edges = append(sp.edges, [2]string{sp.lo, usage.FormatCeil(first)})
+	}
+	if !to.IsZero() && last.Before(to) {
+		sp.edges = append(sp.edges, [2]string{usage.FormatCeil(last), sp.hi})
+	}
+	return sp
+}
+
+// midnight is the start of the day of loc's calendar holding t.
+func midnight(t time.Time, loc *time.Location) time.Time {
+	y, m, d := t.In(loc).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, loc)
+}
+
+// stats sums the tally's days into periods of by, in period, site,
+// place, operator order, with exact medians.
+func (t *tally) stats(by string) Stats {
+	type group struct {
+		row      StatsRow
+		scoreSum float64
+		durs     []int64
+	}
+	groups := map[statsKey]*group{}
+	total := &group{row: StatsRow{Period: "total"}}
+	for k, r := range t.rows {
+		period := k.day
+		if by == usage.ByMonth {
+			period = k.day[:7]
+		}
+		sk := statsKey{period, k.site, k.place, k.operator}
+		g := groups[sk]
+		if g == nil {
+			g = &group{row: StatsRow{Period: period, Site: k.site, Place: k.place, Operator: k.operator}}
+			groups[sk] = g
+		}
+		for _, a := range []*group{g, total} {
+			a.row.Sessions += int(r.sessions)
+			a.row.Completed += int(r.completed)
+			a.row.TotalDurationMS += r.durationMS
+			a.row.Surveys += int(r.surveys)
+			a.row.PrintJobs += int(r.printJobs)
+			a.scoreSum += r.scoreSum
+			a.durs = append(a.durs, r.durations...)
+		}
+	}
+	done := func(g *group) StatsRow {
+		r := g.row
+		r.MedianDurationMS = usage.Median(g.durs)
+		if r.Surveys > 0 {
+			avg := math.Round(g.scoreSum/float64(r.Surveys)*100) / 100
+			r.SurveyAverage = &avg
+		}
+		return r
+	}
+	out := Stats{By: by, Rows: make([]StatsRow, 0, len(groups))}
 	for _, g := range groups {
-		out.Rows = append(out.Rows, g.done())
+		out.Rows = append(out.Rows, done(g))
 	}
 	slices.SortFunc(out.Rows, func(a, b StatsRow) int {
 		return cmp.Or(cmp.Compare(a.Period, b.Period), cmp.Compare(a.Site, b.Site), cmp.Compare(a.Place, b.Place), cmp.Compare(a.Operator, b.Operator))
 	})
-	out.Total = total.done()
-	return out, nil
-}
-
-func (s *Store) statsChunk(ctx context.Context, tx *sql.Tx, with string, get func(statsKey) *group, total *group) error {
-	from := sqliteStatsFrom
-	if s.pg {
-		from = pgStatsFrom
-	}
-	err := queryEach(ctx, tx, with+fmt.Sprintf(statsSQL, from), nil, func(rows *sql.Rows) error {
-		var k statsKey
-		var r StatsRow
-		var sum float64
-		if err := rows.Scan(&k.period, &k.site, &k.place, &k.operator, &r.Sessions, &r.Completed, &r.TotalDurationMS, &r.Surveys, &sum, &r.PrintJobs); err != nil {
-			return err
-		}
-		g := get(k)
-		for _, a := range []*group{g, total} {
-			a.row.Sessions += r.Sessions
-			a.row.Completed += r.Completed
-			a.row.TotalDurationMS += r.TotalDurationMS
-			a.row.Surveys += r.Surveys
-			a.row.PrintJobs += r.PrintJobs
-			a.scoreSum += sum
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if s.pg {
-		return queryEach(ctx, tx, with+pgMediansSQL, nil, func(rows *sql.Rows) error {
-			var k statsKey
-			var whole int
-			var m sql.NullFloat64 // no durations at all: the empty set's NULL
-			if err := rows.Scan(&whole, &k.period, &k.site, &k.place, &k.operator, &m); err != nil {
-				return err
-			}
-			if whole == 1 {
-				total.row.MedianDurationMS = m.Float64
-				return nil
-			}
-			get(k).row.MedianDurationMS = m.Float64
-			return nil
-		})
-	}
-	return queryEach(ctx, tx, with+durationsSQL, nil, func(rows *sql.Rows) error {
-		var k statsKey
-		var d int64
-		if err := rows.Scan(&k.period, &k.site, &k.place, &k.operator, &d); err != nil {
-			return err
-		}
-		g := get(k)
-		g.durations = append(g.durations, d)
-		total.durations = append(total.durations, d)
-		return nil
-	})
-}
-
-// periodsCTE writes the periods as a WITH clause; their names and bounds
-// are digits, dashes and colons made here, so they go into the text as
-// they are.
-func periodsCTE(ps []usage.Period) string {
-	var b strings.Builder
-	b.WriteString("WITH p(name, lo, hi) AS (VALUES ")
-	for i, p := range ps {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		fmt.Fprintf(&b, "('%s','%s','%s')", p.Name, p.Start, p.End)
-	}
-	b.WriteString(") ")
-	return b.String()
+	out.Total = done(total)
+	return out
 }
 
 // StatsColumns are the columns of the CSV output.

@@ -24,7 +24,9 @@ func paris(t testing.TB) *time.Location {
 
 // TestStatsMatchTheKiosks: the fleet's figures for each site are the
 // figures each kiosk's own logs stats gives, row by row, by day and by
-// month, over a change of time (25 October) and bounds cutting days.
+// month, over a change of time (25 October) and bounds cutting days: from
+// the roll-up kept batch by batch, from the events when the roll-up counts
+// another zone's days, and from the roll-up built again from the events.
 func TestStatsMatchTheKiosks(t *testing.T) {
 	engines(t, func(t *testing.T, s *Store) {
 		ctx := context.Background()
@@ -41,44 +43,68 @@ func TestStatsMatchTheKiosks(t *testing.T) {
 				t.Fatalf("sync %s: %+v %v", k.site, res, err)
 			}
 		}
-		for _, o := range []StatsOptions{
-			{By: usage.ByDay, Location: loc},
-			{By: usage.ByMonth, Location: loc},
-			{By: usage.ByDay, Location: loc, From: time.Date(2026, 10, 24, 0, 0, 0, 0, loc), To: time.Date(2026, 10, 27, 0, 0, 0, 0, loc)},
-		} {
-			fleet, err := s.Stats(ctx, o)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var sessions int
-			for _, k := range kiosks {
-				own, err := k.log.Stats(ctx, usage.StatsOptions{From: o.From, To: o.To, Location: o.Location, By: o.By})
-				if err != nil {
-					t.Fatal(err)
-				}
-				sessions += own.Total.Sessions
-				var mine []StatsRow
-				for _, r := range fleet.Rows {
-					if r.Site == k.site {
-						mine = append(mine, r)
-					}
-				}
-				if len(mine) != len(own.Rows) || len(own.Rows) == 0 {
-					t.Fatalf("%s by %s: %d rows, the kiosk has %d", k.site, o.By, len(mine), len(own.Rows))
-				}
-				for i, r := range own.Rows {
-					want := StatsRow{Period: r.Period, Site: k.site, Place: k.place, Operator: r.Operator, Sessions: r.Sessions, Completed: r.Completed,
-						MedianDurationMS: r.MedianDurationMS, TotalDurationMS: r.TotalDurationMS, Surveys: r.Surveys, SurveyAverage: r.SurveyAverage, PrintJobs: r.PrintJobs}
-					if fmt.Sprint(deref(mine[i])) != fmt.Sprint(deref(want)) {
-						t.Errorf("%s by %s row %d:\n got %v\nwant %v", k.site, o.By, i, deref(mine[i]), deref(want))
-					}
-				}
-			}
-			if fleet.Total.Sessions != sessions {
-				t.Errorf("total sessions %d, kiosks %d", fleet.Total.Sessions, sessions)
+		check := func(t *testing.T) {
+			for _, o := range []StatsOptions{
+				{By: usage.ByDay, Location: loc},
+				{By: usage.ByMonth, Location: loc},
+				{By: usage.ByDay, Location: loc, From: time.Date(2026, 10, 24, 0, 0, 0, 0, loc), To: time.Date(2026, 10, 27, 0, 0, 0, 0, loc)},
+				{By: usage.ByDay, Location: loc, From: time.Date(2026, 10, 24, 13, 30, 0, 0, loc), To: time.Date(2026, 10, 26, 2, 15, 0, 0, loc)},
+				{By: usage.ByMonth, Location: loc, From: time.Date(2026, 10, 25, 1, 0, 0, 0, loc)},
+				{By: usage.ByDay, Location: loc, To: time.Date(2026, 10, 25, 23, 59, 59, 0, loc)},
+				{By: usage.ByDay, Location: loc, From: time.Date(2026, 10, 25, 9, 0, 0, 0, loc), To: time.Date(2026, 10, 25, 17, 0, 0, 0, loc)},
+			} {
+				matchKiosks(t, s, kiosks, o)
 			}
 		}
+		t.Run("kept", check)
+		if built, err := s.KeepDaily(ctx, time.UTC); err != nil || !built {
+			t.Fatal(built, err)
+		}
+		t.Run("another zone's roll-up", check)
+		if built, err := s.KeepDaily(ctx, loc); err != nil || !built {
+			t.Fatal(built, err)
+		}
+		t.Run("rebuilt", check)
 	})
+}
+
+// matchKiosks checks the fleet's stats against each kiosk's own.
+func matchKiosks(t *testing.T, s *Store, kiosks []*kiosk, o StatsOptions) {
+	t.Helper()
+	ctx := context.Background()
+	fleet, err := s.Stats(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sessions int
+	var durations int64
+	for _, k := range kiosks {
+		own, err := k.log.Stats(ctx, usage.StatsOptions{From: o.From, To: o.To, Location: o.Location, By: o.By})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sessions += own.Total.Sessions
+		durations += own.Total.TotalDurationMS
+		var mine []StatsRow
+		for _, r := range fleet.Rows {
+			if r.Site == k.site {
+				mine = append(mine, r)
+			}
+		}
+		if len(mine) != len(own.Rows) || len(own.Rows) == 0 {
+			t.Fatalf("%s by %s from %v to %v: %d rows, the kiosk has %d", k.site, o.By, o.From, o.To, len(mine), len(own.Rows))
+		}
+		for i, r := range own.Rows {
+			want := StatsRow{Period: r.Period, Site: k.site, Place: k.place, Operator: r.Operator, Sessions: r.Sessions, Completed: r.Completed,
+				MedianDurationMS: r.MedianDurationMS, TotalDurationMS: r.TotalDurationMS, Surveys: r.Surveys, SurveyAverage: r.SurveyAverage, PrintJobs: r.PrintJobs}
+			if fmt.Sprint(deref(mine[i])) != fmt.Sprint(deref(want)) {
+				t.Errorf("%s by %s from %v to %v row %d:\n got %v\nwant %v", k.site, o.By, o.From, o.To, i, deref(mine[i]), deref(want))
+			}
+		}
+	}
+	if fleet.Total.Sessions != sessions || fleet.Total.TotalDurationMS != durations {
+		t.Errorf("total sessions %d (%d ms), kiosks %d (%d ms)", fleet.Total.Sessions, fleet.Total.TotalDurationMS, sessions, durations)
+	}
 }
 
 func deref(r StatsRow) string {

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -43,6 +44,12 @@ type Store struct {
 	w    *sql.DB // SQLite: the single writer; PostgreSQL: the pool
 	r    *sql.DB // SQLite: a read-only pool; PostgreSQL: w
 	now  func() time.Time
+
+	// SQLite's writer of batches (writeLoop).
+	queue      chan *pending
+	quit       chan struct{}
+	writerDone chan struct{}
+	closing    sync.Once
 }
 
 // Open opens the store database names (a SQLite file, created with its
@@ -62,6 +69,11 @@ func Open(ctx context.Context, database string) (*Store, error) {
 	if err != nil {
 		s.Close()
 		return nil, err
+	}
+	s.quit = make(chan struct{})
+	if !s.pg {
+		s.queue, s.writerDone = make(chan *pending), make(chan struct{})
+		go s.writeLoop()
 	}
 	return s, nil
 }
@@ -125,6 +137,14 @@ func (s *Store) Close() error {
 	if s == nil {
 		return nil
 	}
+	s.closing.Do(func() {
+		if s.quit != nil {
+			close(s.quit)
+		}
+		if s.writerDone != nil {
+			<-s.writerDone
+		}
+	})
 	var errs []error
 	if s.r != nil && s.r != s.w {
 		errs = append(errs, s.r.Close())
