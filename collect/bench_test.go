@@ -3,6 +3,7 @@ package collect
 import (
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -335,4 +336,35 @@ SELECT site, generation, 1767225600, 1798761600, 100, COUNT(*), MIN(seq), MAX(se
 		_, err = s.w.ExecContext(ctx, `VACUUM ANALYZE events`)
 	}
 	return err
+}
+
+// BenchmarkParseBatch: reading and checking a full batch of a thousand
+// events, as the server does for each request.
+func BenchmarkParseBatch(b *testing.B) {
+	var body []byte
+	at := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	for i := range usage.MaxBatchEvents {
+		e := usage.Event{ID: fmt.Sprintf("0b7e3c1a-5d2f-4e8b-9a6c-%012d", i), Seq: int64(i + 1), At: at.Add(time.Duration(i) * time.Minute),
+			Site: "loiret-gien", Place: "Gien", Kind: usage.KindOperatorViewed, Operator: "caf", Detail: map[string]any{}}
+		switch i % 5 {
+		case 1:
+			e.Kind, e.Outcome, e.DurationMS = usage.KindSessionEnded, usage.OutcomeCompleted, 754000
+		case 2:
+			e.Kind, e.Detail = usage.KindSurvey, map[string]any{"score": 4}
+		case 3:
+			e.Kind, e.Outcome, e.Detail = usage.KindPrintJob, usage.OutcomePrinted, map[string]any{"pages": 2}
+		}
+		line, err := json.Marshal(e)
+		if err != nil {
+			b.Fatal(err)
+		}
+		body = append(append(body, line...), '\n')
+	}
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if evs, err := ParseBatch(body); err != nil || len(evs) != usage.MaxBatchEvents {
+			b.Fatal(len(evs), err)
+		}
+	}
 }

@@ -87,6 +87,10 @@ func TestBatchAcknowledgedAndDeduplicated(t *testing.T) {
 		if len(f.Kiosks) != 1 || f.Kiosks[0].Events != 75 || f.Kiosks[0].Holes != 0 || len(f.Kiosks[0].Generations) != 1 || f.Kiosks[0].Generations[0].MaxSeq != 75 {
 			t.Errorf("fleet %+v", f.Kiosks)
 		}
+		// The stats' roll-up counts each event once too.
+		if st, err := s.Stats(t.Context(), StatsOptions{Location: paris(t)}); err != nil || st.Total.Sessions != 75 || len(st.Rows) != 2 {
+			t.Errorf("stats %+v %v", st, err)
+		}
 	})
 }
 
@@ -316,62 +320,97 @@ func TestAnswersFromBothEnginesAgree(t *testing.T) {
 	}
 }
 
-// TestGroupCommit: SQLite's batches that arrive together share one
-// transaction, each under its own savepoint: a batch the database
-// refuses is rolled back alone, the others are stored and counted.
+// TestGroupCommit: batches that arrive together share one transaction,
+// each under its own savepoint: a batch the database refuses is rolled
+// back alone, one sent again keeps only its new events, the others are
+// stored and counted.
 func TestGroupCommit(t *testing.T) {
-	s := openStore(t, "sqlite")
-	at := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
-	var group []*pending
-	for i, site := range []string{"loiret-gien", "loiret-briare", "loiret-sully"} {
-		events, err := ParseBatch(batch(site, 1, 10, at))
+	engines(t, func(t *testing.T, s *Store) {
+		at := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+		var group []*pending
+		gens := []string{uuid.NewString(), uuid.NewString(), uuid.NewString()}
+		for i, site := range []string{"loiret-gien", "loiret-briare", "loiret-sully"} {
+			events, err := ParseBatch(batch(site, 1, 10, at))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i == 1 {
+				events[7].DurationMS = -1 // past the checks, refused by the table
+			}
+			group = append(group, &pending{ctx: t.Context(), site: site, generation: gens[i], events: events, now: at.Unix(), done: make(chan struct{})})
+		}
+		// Gien's batch again, with five more: in the same group.
+		more, err := ParseBatch(batch("loiret-gien", 11, 5, at.Add(time.Hour)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if i == 1 {
-			events[7].DurationMS = -1 // past the checks, refused by the table
+		again := append(append([]Event{}, group[0].events...), more...)
+		group = append(group, &pending{ctx: t.Context(), site: "loiret-gien", generation: gens[0], events: again, now: at.Unix(), done: make(chan struct{})})
+		s.commitGroup(group)
+		for i, p := range group {
+			<-p.done
+			want := []int{10, 0, 10, 5}[i]
+			if (p.err != nil) != (i == 1) || p.added != want {
+				t.Errorf("batch %d: added %d (want %d), %v", i, p.added, want, p.err)
+			}
 		}
-		group = append(group, &pending{ctx: t.Context(), site: site, generation: uuid.NewString(), events: events, now: at.Unix(), done: make(chan struct{})})
-	}
-	s.commitGroup(group)
-	for i, p := range group {
-		<-p.done
-		if (p.err != nil) != (i == 1) || (i != 1 && p.added != 10) {
-			t.Errorf("batch %d: added %d, %v", i, p.added, p.err)
+		if n := count(t, s, ""); n != 25 {
+			t.Errorf("%d events stored, want 25", n)
 		}
-	}
-	if n := count(t, s, ""); n != 20 {
-		t.Errorf("%d events stored, want 20", n)
-	}
-	f, err := s.Fleet(t.Context(), FleetOptions{})
-	if err != nil || len(f.Kiosks) != 2 || f.Kiosks[0].Site != "loiret-gien" || f.Kiosks[1].Events != 10 {
-		t.Errorf("fleet: %+v %v", f.Kiosks, err)
-	}
-	st, err := s.Stats(t.Context(), StatsOptions{Location: paris(t)})
-	if err != nil || st.Total.Sessions != 20 || len(st.Rows) != 2 {
-		t.Errorf("stats: %+v %v", st, err)
-	}
+		f, err := s.Fleet(t.Context(), FleetOptions{})
+		if err != nil || len(f.Kiosks) != 2 || f.Kiosks[0].Site != "loiret-gien" || f.Kiosks[0].Events != 15 || f.Kiosks[0].Holes != 0 || f.Kiosks[1].Events != 10 {
+			t.Errorf("fleet: %+v %v", f.Kiosks, err)
+		}
+		st, err := s.Stats(t.Context(), StatsOptions{Location: paris(t)})
+		if err != nil || st.Total.Sessions != 25 || len(st.Rows) != 2 {
+			t.Errorf("stats: %+v %v", st, err)
+		}
 
-	// Thirty kiosks at once, each batch answered after its commit.
-	var wg sync.WaitGroup
-	for i := range 30 {
-		wg.Go(func() {
-			site := fmt.Sprintf("loiret-k%02d", i)
-			events, err := ParseBatch(batch(site, 1, 100, at))
-			if err == nil {
-				_, _, err = s.Ingest(t.Context(), site, "", events)
-			}
-			if err != nil {
-				t.Error(err)
-			}
-		})
+		// Thirty kiosks at once, each batch answered after its commit.
+		var wg sync.WaitGroup
+		for i := range 30 {
+			wg.Go(func() {
+				site := fmt.Sprintf("loiret-k%02d", i)
+				events, err := ParseBatch(batch(site, 1, 100, at))
+				if err == nil {
+					_, _, err = s.Ingest(t.Context(), site, "", events)
+				}
+				if err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		if n := count(t, s, ""); n != 25+3000 {
+			t.Errorf("%d events stored, want 3025", n)
+		}
+		s.Close()
+		if _, _, err := s.Ingest(t.Context(), "loiret-gien", "", group[0].events); !errors.Is(err, errClosed) {
+			t.Errorf("a batch after Close: %v", err)
+		}
+	})
+}
+
+func TestLooksPersonal(t *testing.T) {
+	for s, want := range map[string]bool{
+		"+33 6 12 34 56 78": true, "06.12.34.56.78": true, "0612345678": true, "rappeler 02-38-12-34-56": true,
+		"jean.dupont@example.fr": true, "écrire à a@b.fr": true,
+		"Commune 3": false, "printer": false, "2026-11-02 09:30": false, "0 6 1 2": false, "@loiret": false, "": false,
+	} {
+		if looksPersonal(s) != want {
+			t.Errorf("looksPersonal(%q) = %v", s, !want)
+		}
 	}
-	wg.Wait()
-	if n := count(t, s, ""); n != 20+3000 {
-		t.Errorf("%d events stored, want 3020", n)
-	}
-	s.Close()
-	if _, _, err := s.Ingest(t.Context(), "loiret-gien", "", group[0].events); !errors.Is(err, errClosed) {
-		t.Errorf("a batch after Close: %v", err)
+}
+
+// TestSQLiteWriterSettings: the writer's connection keeps its durability
+// and its checkpoint size, whenever it is opened again.
+func TestSQLiteWriterSettings(t *testing.T) {
+	s := openStore(t, "sqlite")
+	for pragma, want := range map[string]string{"journal_mode": "wal", "synchronous": "2", "wal_autocheckpoint": "65536", "journal_size_limit": "67108864"} {
+		var got string
+		if err := s.w.QueryRowContext(t.Context(), "PRAGMA "+pragma).Scan(&got); err != nil || got != want {
+			t.Errorf("%s = %q (%v), want %s", pragma, got, err, want)
+		}
 	}
 }

@@ -1,0 +1,379 @@
+package collect
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/loiret/borne/usage"
+)
+
+// Ingest stores a checked batch of site's log generation, whole or not at
+// all, and counts its new events in the roll-up: events whose id is held
+// already are skipped. It returns how many events of the batch the store
+// now holds (all of them) and how many it did not hold before.
+func (s *Store) Ingest(ctx context.Context, site, generation string, events []Event) (held, added int, err error) {
+	p := &pending{ctx: ctx, site: site, generation: generation, events: events, now: s.now().Unix(), done: make(chan struct{})}
+	select {
+	case s.queue <- p:
+	case <-s.quit:
+		return 0, 0, s.describe("storing a batch", errClosed)
+	case <-ctx.Done():
+		return 0, 0, ctx.Err()
+	}
+	<-p.done
+	if p.err != nil {
+		return 0, 0, s.describe("storing a batch", p.err)
+	}
+	return len(events), p.added, nil
+}
+
+// pending is a batch waiting for the writer.
+type pending struct {
+	ctx              context.Context
+	site, generation string
+	events           []Event
+	now              int64
+	added            int
+	err              error
+	done             chan struct{}
+}
+
+// maxGroupEvents bounds the events of one group commit.
+const maxGroupEvents = 50_000
+
+var errClosed = errors.New("the collector is stopping")
+
+// writeLoop is the store's only writer of batches. The batches of kiosks
+// syncing at once go into one transaction (a group commit): each commit
+// writes every page its batches touched and waits for the disk, and the
+// events' random ids spread a batch of a thousand over about as many
+// pages of the id index, so that one commit per batch wrote most pages
+// again and again (SQLite), and many connections inserting at once on a
+// small server spent their time on each other's index pages
+// (PostgreSQL). Each batch keeps its own savepoint, stored whole or not at
+// all, and is answered only once the group is on disk.
+func (s *Store) writeLoop() {
+	defer close(s.writerDone)
+	for {
+		var first *pending
+		select {
+		case first = <-s.queue:
+		case <-s.quit:
+			return
+		}
+		group, n := []*pending{first}, len(first.events)
+	gather:
+		for n < maxGroupEvents {
+			select {
+			case p := <-s.queue:
+				group = append(group, p)
+				n += len(p.events)
+			default:
+				break gather
+			}
+		}
+		s.commitGroup(group)
+	}
+}
+
+func (s *Store) commitGroup(group []*pending) {
+	var err error
+	if s.pg {
+		err = s.commitPostgres(group)
+	} else {
+		err = s.commitSQLite(group)
+	}
+	for _, p := range group {
+		if err != nil && p.err == nil {
+			p.err, p.added = err, 0
+		}
+		close(p.done)
+	}
+}
+
+// newRows sums up the rows a batch added, for its log's row.
+type newRows struct {
+	count    int
+	min, max int64
+	lastAt   string
+}
+
+func (n *newRows) add(seq int64, at string) {
+	if n.count == 0 || seq < n.min {
+		n.min = seq
+	}
+	n.max = max(n.max, seq)
+	n.lastAt = max(n.lastAt, at)
+	n.count++
+}
+
+// groupTally is the roll-up's tally for a group, nil when no roll-up is
+// kept; on PostgreSQL it holds the zone's row until the commit (see
+// dailyZone).
+func (s *Store) groupTally(ctx context.Context, tx execer) (*tally, error) {
+	zone, err := s.dailyZone(ctx, tx, true)
+	if err != nil || zone == "" {
+		return nil, err
+	}
+	loc, err := loadZone(zone)
+	if err != nil {
+		return nil, err
+	}
+	return newTally(loc), nil
+}
+
+// keep adds a stored batch's new events to the group's tally.
+func (t *tally) keep(added []counted) error {
+	if t == nil {
+		return nil
+	}
+	for _, e := range added {
+		if err := t.add(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *tally) flush(ctx context.Context, tx execer, q func(string) string) error {
+	if t == nil {
+		return nil
+	}
+	return t.write(ctx, tx, q)
+}
+
+const insertEventSQL = `INSERT INTO events (id, site, generation, seq, at, place, kind, operator, outcome, duration_ms, score, detail, received)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`
+
+func (s *Store) commitSQLite(group []*pending) error {
+	ctx := context.Background() // a batch's request gone does not undo the others
+	return s.withTx(ctx, func(tx *sql.Tx) error {
+		days, err := s.groupTally(ctx, txExec{tx})
+		if err != nil {
+			return err
+		}
+		st, err := tx.PrepareContext(ctx, insertEventSQL)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, p := range group {
+			if p.err = p.ctx.Err(); p.err == nil {
+				if err := s.storeSQLite(ctx, tx, st, days, p); err != nil {
+					return err
+				}
+			}
+		}
+		return days.flush(ctx, txExec{tx}, s.q)
+	})
+}
+
+// storeSQLite stores one batch of a group under its own savepoint; a
+// batch that fails is rolled back alone (p.err) and the group goes on.
+// The error returned is the transaction's own, ending the group.
+func (s *Store) storeSQLite(ctx context.Context, tx *sql.Tx, st *sql.Stmt, days *tally, p *pending) error {
+	if _, err := tx.ExecContext(ctx, `SAVEPOINT batch`); err != nil {
+		return err
+	}
+	var nw newRows
+	added, err := insertSQLite(ctx, st, p, &nw)
+	if p.err = err; p.err == nil {
+		p.err = s.noteBatch(ctx, txExec{tx}, p.site, p.generation, p.now, &nw)
+	}
+	if p.err != nil {
+		if _, err := tx.ExecContext(ctx, `ROLLBACK TO batch`); err != nil {
+			return err
+		}
+	} else {
+		p.added = nw.count
+		if err := days.keep(added); err != nil {
+			return err
+		}
+	}
+	_, err = tx.ExecContext(ctx, `RELEASE batch`)
+	return err
+}
+
+func insertSQLite(ctx context.Context, st *sql.Stmt, p *pending, nw *newRows) ([]counted, error) {
+	var added []counted
+	for i := range p.events {
+		e := &p.events[i]
+		at := e.At.Format(usage.TimeFormat)
+		res, err := st.ExecContext(ctx, e.ID, e.Site, p.generation, e.Seq, at, e.Place, e.Kind, e.Operator, e.Outcome, e.DurationMS, e.score, e.detail, p.now)
+		if err != nil {
+			return nil, err
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			nw.add(e.Seq, at)
+			added = append(added, counted{at, e.Site, e.Place, e.Kind, e.Operator, e.Outcome, e.DurationMS, e.score})
+		}
+	}
+	return added, nil
+}
+
+// copyColumns are the columns COPY fills, in order.
+var copyColumns = []string{"id", "site", "generation", "seq", "at", "place", "kind", "operator", "outcome", "duration_ms", "score", "detail", "received"}
+
+func (s *Store) commitPostgres(group []*pending) error {
+	ctx := context.Background()
+	conn, err := s.w.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		return pgx.BeginFunc(ctx, dc.(*stdlib.Conn).Conn(), func(tx pgx.Tx) error {
+			days, err := s.groupTally(ctx, pgxExec{tx})
+			if err != nil {
+				return err
+			}
+			for _, p := range group {
+				if p.err = p.ctx.Err(); p.err == nil {
+					if err := s.storePostgres(ctx, tx, days, p); err != nil {
+						return err
+					}
+				}
+			}
+			return days.flush(ctx, pgxExec{tx}, s.q)
+		})
+	})
+}
+
+// storePostgres stores one batch of a group under its own savepoint. A
+// batch sent for the first time, nearly every one, is copied straight
+// into events, as the engine's own bulk load; one holding an id stored
+// already (sent again after a lost answer, or racing its own retry) fails
+// on the key and is taken again through a temporary table, keeping only
+// what is new.
+func (s *Store) storePostgres(ctx context.Context, tx pgx.Tx, days *tally, p *pending) error {
+	rows := make([][]any, len(p.events))
+	for i := range p.events {
+		e := &p.events[i]
+		var score any
+		if e.score.Valid {
+			score = e.score.Float64
+		}
+		rows[i] = []any{e.ID, e.Site, p.generation, e.Seq, e.At.Format(usage.TimeFormat), e.Place, e.Kind, e.Operator, e.Outcome, e.DurationMS, score, e.detail, p.now}
+	}
+	try := func(copy func(pgx.Tx, *newRows) ([]counted, error)) error {
+		sp, err := tx.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		var nw newRows
+		added, err := copy(sp, &nw)
+		if p.err = err; p.err == nil {
+			p.err = s.noteBatch(ctx, pgxExec{sp}, p.site, p.generation, p.now, &nw)
+		}
+		if p.err != nil {
+			return sp.Rollback(ctx)
+		}
+		p.added = nw.count
+		if err := days.keep(added); err != nil {
+			return err
+		}
+		return sp.Commit(ctx)
+	}
+	err := try(func(sp pgx.Tx, nw *newRows) ([]counted, error) {
+		if _, err := sp.CopyFrom(ctx, pgx.Identifier{"events"}, copyColumns, pgx.CopyFromRows(rows)); err != nil {
+			return nil, err
+		}
+		added := make([]counted, len(p.events))
+		for i := range p.events {
+			e := &p.events[i]
+			added[i] = counted{rows[i][4].(string), p.site, e.Place, e.Kind, e.Operator, e.Outcome, e.DurationMS, e.score}
+			nw.add(e.Seq, added[i].at)
+		}
+		return added, nil
+	})
+	var pe *pgconn.PgError
+	if err != nil || !errors.As(p.err, &pe) || pe.Code != uniqueViolation {
+		return err
+	}
+	return try(func(sp pgx.Tx, nw *newRows) ([]counted, error) {
+		return copyNew(ctx, sp, rows, p.site, nw)
+	})
+}
+
+// uniqueViolation is PostgreSQL's SQLSTATE for a key held already.
+const uniqueViolation = "23505"
+
+// copyNew copies rows into a temporary table and moves those whose id is
+// new into events, returning them.
+func copyNew(ctx context.Context, tx pgx.Tx, rows [][]any, site string, nw *newRows) ([]counted, error) {
+	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE IF NOT EXISTS incoming (LIKE events) ON COMMIT DELETE ROWS; TRUNCATE incoming`); err != nil {
+		return nil, err
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"incoming"}, copyColumns, pgx.CopyFromRows(rows)); err != nil {
+		return nil, err
+	}
+	res, err := tx.Query(ctx, `INSERT INTO events SELECT * FROM incoming ON CONFLICT (id) DO NOTHING
+RETURNING seq, at, place, kind, operator, outcome, duration_ms, score`)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Close()
+	var added []counted
+	for res.Next() {
+		var seq int64
+		e := counted{site: site}
+		if err := res.Scan(&seq, &e.at, &e.place, &e.kind, &e.operator, &e.outcome, &e.durationMS, &e.score); err != nil {
+			return nil, err
+		}
+		nw.add(seq, e.at)
+		added = append(added, e)
+	}
+	return added, res.Err()
+}
+
+// execer is what noteBatch and the roll-up need of a transaction, on
+// either driver.
+type execer interface {
+	exec(ctx context.Context, query string, args ...any) error
+	queryRow(ctx context.Context, query string, args []any, dest ...any) error
+}
+
+type txExec struct{ tx *sql.Tx }
+
+func (t txExec) exec(ctx context.Context, q string, args ...any) error {
+	_, err := t.tx.ExecContext(ctx, q, args...)
+	return err
+}
+
+func (t txExec) queryRow(ctx context.Context, q string, args []any, dest ...any) error {
+	return t.tx.QueryRowContext(ctx, q, args...).Scan(dest...)
+}
+
+type pgxExec struct{ tx pgx.Tx }
+
+func (t pgxExec) exec(ctx context.Context, q string, args ...any) error {
+	_, err := t.tx.Exec(ctx, q, args...)
+	return err
+}
+
+func (t pgxExec) queryRow(ctx context.Context, q string, args []any, dest ...any) error {
+	return t.tx.QueryRow(ctx, q, args...).Scan(dest...)
+}
+
+// noteBatch counts the batch in its generation's row, in the batch's
+// transaction, so that the fleet view never scans the events: one
+// statement, whose CASEs are the same on both engines.
+func (s *Store) noteBatch(ctx context.Context, tx execer, site, generation string, now int64, nw *newRows) error {
+	return tx.exec(ctx, s.q(`INSERT INTO generations (site, generation, first_sync, last_sync, batches, events, min_seq, max_seq, last_at)
+VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?)
+ON CONFLICT (site, generation) DO UPDATE SET
+	last_sync = excluded.last_sync,
+	batches = generations.batches + 1,
+	min_seq = CASE WHEN excluded.events = 0 THEN generations.min_seq
+		WHEN generations.events = 0 OR excluded.min_seq < generations.min_seq THEN excluded.min_seq
+		ELSE generations.min_seq END,
+	max_seq = CASE WHEN excluded.max_seq > generations.max_seq THEN excluded.max_seq ELSE generations.max_seq END,
+	last_at = CASE WHEN excluded.last_at > generations.last_at THEN excluded.last_at ELSE generations.last_at END,
+	events = generations.events + excluded.events`),
+		site, generation, now, now, nw.count, nw.min, nw.max, nw.lastAt)
+}
