@@ -407,7 +407,7 @@ func TestLooksPersonal(t *testing.T) {
 // and its checkpoint size, whenever it is opened again.
 func TestSQLiteWriterSettings(t *testing.T) {
 	s := openStore(t, "sqlite")
-	for pragma, want := range map[string]string{"journal_mode": "wal", "synchronous": "2", "wal_autocheckpoint": "65536", "journal_size_limit": "67108864"} {
+	for pragma, want := range map[string]string{"journal_mode": "wal", "synchronous": "2", "wal_autocheckpoint": "65536", "journal_size_limit": "67108864", "temp_store": "2"} {
 		var got string
 		if err := s.w.QueryRowContext(t.Context(), "PRAGMA "+pragma).Scan(&got); err != nil || got != want {
 			t.Errorf("%s = %q (%v), want %s", pragma, got, err, want)

@@ -46,7 +46,7 @@ const writerDriver = "sqlite3-collect-writer"
 
 func init() {
 	sql.Register(writerDriver, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
-		_, err := c.Exec("PRAGMA wal_autocheckpoint = 65536; PRAGMA journal_size_limit = 67108864", nil)
+		_, err := c.Exec("PRAGMA wal_autocheckpoint = 65536; PRAGMA journal_size_limit = 67108864; PRAGMA temp_store = MEMORY", nil)
 		return err
 	}})
 }
