@@ -60,10 +60,10 @@ type Store struct {
 	now  func() time.Time
 
 	// The writer of batches (writeLoop).
-	queue      chan *pending
-	quit       chan struct{}
-	writerDone chan struct{}
-	closing    sync.Once
+	queue   chan *pending
+	quit    chan struct{}
+	writers sync.WaitGroup
+	closing sync.Once
 }
 
 // Open opens the store database names (a SQLite file, created with its
@@ -84,8 +84,16 @@ func Open(ctx context.Context, database string) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
-	s.queue, s.quit, s.writerDone = make(chan *pending), make(chan struct{}), make(chan struct{})
-	go s.writeLoop()
+	s.queue, s.quit = make(chan *pending), make(chan struct{})
+	// SQLite has one writing connection. PostgreSQL takes a second group
+	// while the first waits for its commit to reach the disk.
+	writers := 1
+	if s.pg {
+		writers = 2
+	}
+	for range writers {
+		s.writers.Go(s.writeLoop)
+	}
 	return s, nil
 }
 
@@ -152,9 +160,7 @@ func (s *Store) Close() error {
 		if s.quit != nil {
 			close(s.quit)
 		}
-		if s.writerDone != nil {
-			<-s.writerDone
-		}
+		s.writers.Wait()
 	})
 	var errs []error
 	if s.r != nil && s.r != s.w {

@@ -1,9 +1,12 @@
 package collect
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -58,7 +61,6 @@ var errClosed = errors.New("the collector is stopping")
 // (PostgreSQL). Each batch keeps its own savepoint, stored whole or not at
 // all, and is answered only once the group is on disk.
 func (s *Store) writeLoop() {
-	defer close(s.writerDone)
 	for {
 		var first *pending
 		select {
@@ -103,6 +105,18 @@ type newRows struct {
 	lastAt   string
 }
 
+func (n *newRows) merge(o *newRows) {
+	if o.count == 0 {
+		return
+	}
+	if n.count == 0 || o.min < n.min {
+		n.min = o.min
+	}
+	n.max = max(n.max, o.max)
+	n.lastAt = max(n.lastAt, o.lastAt)
+	n.count += o.count
+}
+
 func (n *newRows) add(seq int64, at string) {
 	if n.count == 0 || seq < n.min {
 		n.min = seq
@@ -112,39 +126,67 @@ func (n *newRows) add(seq int64, at string) {
 	n.count++
 }
 
-// groupTally is the roll-up's tally for a group, nil when no roll-up is
-// kept; on PostgreSQL it holds the zone's row until the commit (see
-// dailyZone).
-func (s *Store) groupTally(ctx context.Context, tx execer) (*tally, error) {
+// counts gathers what a group's stored batches add to the roll-up and to
+// their logs' rows, written once before the commit.
+type counts struct {
+	days *tally // nil: no roll-up kept
+	logs map[logKey]*logDelta
+}
+
+type logKey struct{ site, generation string }
+
+type logDelta struct {
+	batches int
+	now     int64
+	rows    newRows
+}
+
+// groupCounts starts a group's counts; on PostgreSQL it holds the
+// roll-up's zone row until the commit (see dailyZone).
+func (s *Store) groupCounts(ctx context.Context, tx execer) (*counts, error) {
+	c := &counts{logs: map[logKey]*logDelta{}}
 	zone, err := s.dailyZone(ctx, tx, true)
 	if err != nil || zone == "" {
-		return nil, err
+		return c, err
 	}
 	loc, err := loadZone(zone)
 	if err != nil {
 		return nil, err
 	}
-	return newTally(loc), nil
+	c.days = newTally(loc)
+	return c, nil
 }
 
-// keep adds a stored batch's new events to the group's tally.
-func (t *tally) keep(added []counted) error {
-	if t == nil {
+// keep counts a stored batch: its new rows and the new events in them.
+func (c *counts) keep(p *pending, nw *newRows, added []counted) error {
+	k := logKey{p.site, p.generation}
+	d := c.logs[k]
+	if d == nil {
+		d = &logDelta{}
+		c.logs[k] = d
+	}
+	d.batches++
+	d.now = max(d.now, p.now)
+	d.rows.merge(nw)
+	p.added = nw.count
+	if c.days == nil {
 		return nil
 	}
 	for _, e := range added {
-		if err := t.add(e); err != nil {
+		if err := c.days.add(e); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (t *tally) flush(ctx context.Context, tx execer, q func(string) string) error {
-	if t == nil {
-		return nil
+func (c *counts) flush(ctx context.Context, s *Store, tx execer) error {
+	if c.days != nil {
+		if err := c.days.write(ctx, tx, s.q); err != nil {
+			return err
+		}
 	}
-	return t.write(ctx, tx, q)
+	return s.noteLogs(ctx, tx, c.logs)
 }
 
 const insertEventSQL = `INSERT INTO events (id, site, generation, seq, at, place, kind, operator, outcome, duration_ms, score, detail, received)
@@ -153,7 +195,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`
 func (s *Store) commitSQLite(group []*pending) error {
 	ctx := context.Background() // a batch's request gone does not undo the others
 	return s.withTx(ctx, func(tx *sql.Tx) error {
-		days, err := s.groupTally(ctx, txExec{tx})
+		c, err := s.groupCounts(ctx, txExec{tx})
 		if err != nil {
 			return err
 		}
@@ -164,36 +206,30 @@ func (s *Store) commitSQLite(group []*pending) error {
 		defer st.Close()
 		for _, p := range group {
 			if p.err = p.ctx.Err(); p.err == nil {
-				if err := s.storeSQLite(ctx, tx, st, days, p); err != nil {
+				if err := s.storeSQLite(ctx, tx, st, c, p); err != nil {
 					return err
 				}
 			}
 		}
-		return days.flush(ctx, txExec{tx}, s.q)
+		return c.flush(ctx, s, txExec{tx})
 	})
 }
 
 // storeSQLite stores one batch of a group under its own savepoint; a
 // batch that fails is rolled back alone (p.err) and the group goes on.
 // The error returned is the transaction's own, ending the group.
-func (s *Store) storeSQLite(ctx context.Context, tx *sql.Tx, st *sql.Stmt, days *tally, p *pending) error {
+func (s *Store) storeSQLite(ctx context.Context, tx *sql.Tx, st *sql.Stmt, c *counts, p *pending) error {
 	if _, err := tx.ExecContext(ctx, `SAVEPOINT batch`); err != nil {
 		return err
 	}
 	var nw newRows
 	added, err := insertSQLite(ctx, st, p, &nw)
-	if p.err = err; p.err == nil {
-		p.err = s.noteBatch(ctx, txExec{tx}, p.site, p.generation, p.now, &nw)
-	}
-	if p.err != nil {
+	if p.err = err; p.err != nil {
 		if _, err := tx.ExecContext(ctx, `ROLLBACK TO batch`); err != nil {
 			return err
 		}
-	} else {
-		p.added = nw.count
-		if err := days.keep(added); err != nil {
-			return err
-		}
+	} else if err := c.keep(p, &nw, added); err != nil {
+		return err
 	}
 	_, err = tx.ExecContext(ctx, `RELEASE batch`)
 	return err
@@ -219,6 +255,12 @@ func insertSQLite(ctx context.Context, st *sql.Stmt, p *pending, nw *newRows) ([
 // copyColumns are the columns COPY fills, in order.
 var copyColumns = []string{"id", "site", "generation", "seq", "at", "place", "kind", "operator", "outcome", "duration_ms", "score", "detail", "received"}
 
+// commitPostgres stores a group in one transaction. Batches sent for the
+// first time, nearly every one, are copied straight into events in one
+// COPY, as the engine's own bulk load. When the database refuses it (an
+// id held already: a batch sent again after a lost answer, or racing its
+// own retry), the group is taken again batch by batch, each under its own
+// savepoint.
 func (s *Store) commitPostgres(group []*pending) error {
 	ctx := context.Background()
 	conn, err := s.w.Conn(ctx)
@@ -226,31 +268,37 @@ func (s *Store) commitPostgres(group []*pending) error {
 		return err
 	}
 	defer conn.Close()
+	rows := make([][][]any, len(group))
+	for i, p := range group {
+		rows[i] = copyRows(p)
+	}
 	return conn.Raw(func(dc any) error {
-		return pgx.BeginFunc(ctx, dc.(*stdlib.Conn).Conn(), func(tx pgx.Tx) error {
-			days, err := s.groupTally(ctx, pgxExec{tx})
+		pc := dc.(*stdlib.Conn).Conn()
+		err := pgx.BeginFunc(ctx, pc, func(tx pgx.Tx) error {
+			return s.copyGroup(ctx, tx, group, rows)
+		})
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) {
+			return err
+		}
+		return pgx.BeginFunc(ctx, pc, func(tx pgx.Tx) error {
+			c, err := s.groupCounts(ctx, pgxExec{tx})
 			if err != nil {
 				return err
 			}
-			for _, p := range group {
+			for i, p := range group {
 				if p.err = p.ctx.Err(); p.err == nil {
-					if err := s.storePostgres(ctx, tx, days, p); err != nil {
+					if err := s.storePostgres(ctx, tx, c, p, rows[i]); err != nil {
 						return err
 					}
 				}
 			}
-			return days.flush(ctx, pgxExec{tx}, s.q)
+			return c.flush(ctx, s, pgxExec{tx})
 		})
 	})
 }
 
-// storePostgres stores one batch of a group under its own savepoint. A
-// batch sent for the first time, nearly every one, is copied straight
-// into events, as the engine's own bulk load; one holding an id stored
-// already (sent again after a lost answer, or racing its own retry) fails
-// on the key and is taken again through a temporary table, keeping only
-// what is new.
-func (s *Store) storePostgres(ctx context.Context, tx pgx.Tx, days *tally, p *pending) error {
+func copyRows(p *pending) [][]any {
 	rows := make([][]any, len(p.events))
 	for i := range p.events {
 		e := &p.events[i]
@@ -260,6 +308,52 @@ func (s *Store) storePostgres(ctx context.Context, tx pgx.Tx, days *tally, p *pe
 		}
 		rows[i] = []any{e.ID, e.Site, p.generation, e.Seq, e.At.Format(usage.TimeFormat), e.Place, e.Kind, e.Operator, e.Outcome, e.DurationMS, score, e.detail, p.now}
 	}
+	return rows
+}
+
+// allNew counts every event of a batch copied whole.
+func allNew(p *pending, rows [][]any, nw *newRows) []counted {
+	added := make([]counted, len(p.events))
+	for i := range p.events {
+		e := &p.events[i]
+		added[i] = counted{rows[i][4].(string), p.site, e.Place, e.Kind, e.Operator, e.Outcome, e.DurationMS, e.score}
+		nw.add(e.Seq, added[i].at)
+	}
+	return added
+}
+
+// copyGroup copies the whole group into events in one COPY.
+func (s *Store) copyGroup(ctx context.Context, tx pgx.Tx, group []*pending, rows [][][]any) error {
+	c, err := s.groupCounts(ctx, pgxExec{tx})
+	if err != nil {
+		return err
+	}
+	var all [][]any
+	var live []int
+	for i, p := range group {
+		if p.err = p.ctx.Err(); p.err == nil {
+			all = append(all, rows[i]...)
+			live = append(live, i)
+		}
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"events"}, copyColumns, pgx.CopyFromRows(all)); err != nil {
+		return err
+	}
+	for _, i := range live {
+		var nw newRows
+		if err := c.keep(group[i], &nw, allNew(group[i], rows[i], &nw)); err != nil {
+			return err
+		}
+	}
+	return c.flush(ctx, s, pgxExec{tx})
+}
+
+// storePostgres stores one batch of a group under its own savepoint:
+// copied straight into events, or when that fails on a key held already,
+// through a temporary table keeping only what is new. A batch the
+// database refuses is rolled back alone (p.err); the error returned is
+// the transaction's own, ending the group.
+func (s *Store) storePostgres(ctx context.Context, tx pgx.Tx, c *counts, p *pending, rows [][]any) error {
 	try := func(copy func(pgx.Tx, *newRows) ([]counted, error)) error {
 		sp, err := tx.Begin(ctx)
 		if err != nil {
@@ -267,14 +361,10 @@ func (s *Store) storePostgres(ctx context.Context, tx pgx.Tx, days *tally, p *pe
 		}
 		var nw newRows
 		added, err := copy(sp, &nw)
-		if p.err = err; p.err == nil {
-			p.err = s.noteBatch(ctx, pgxExec{sp}, p.site, p.generation, p.now, &nw)
-		}
-		if p.err != nil {
+		if p.err = err; p.err != nil {
 			return sp.Rollback(ctx)
 		}
-		p.added = nw.count
-		if err := days.keep(added); err != nil {
+		if err := c.keep(p, &nw, added); err != nil {
 			return err
 		}
 		return sp.Commit(ctx)
@@ -283,13 +373,7 @@ func (s *Store) storePostgres(ctx context.Context, tx pgx.Tx, days *tally, p *pe
 		if _, err := sp.CopyFrom(ctx, pgx.Identifier{"events"}, copyColumns, pgx.CopyFromRows(rows)); err != nil {
 			return nil, err
 		}
-		added := make([]counted, len(p.events))
-		for i := range p.events {
-			e := &p.events[i]
-			added[i] = counted{rows[i][4].(string), p.site, e.Place, e.Kind, e.Operator, e.Outcome, e.DurationMS, e.score}
-			nw.add(e.Seq, added[i].at)
-		}
-		return added, nil
+		return allNew(p, rows, nw), nil
 	})
 	var pe *pgconn.PgError
 	if err != nil || !errors.As(p.err, &pe) || pe.Code != uniqueViolation {
@@ -360,20 +444,43 @@ func (t pgxExec) queryRow(ctx context.Context, q string, args []any, dest ...any
 	return t.tx.QueryRow(ctx, q, args...).Scan(dest...)
 }
 
-// noteBatch counts the batch in its generation's row, in the batch's
+// noteLogs counts a group's batches in their logs' rows, in the group's
 // transaction, so that the fleet view never scans the events: one
-// statement, whose CASEs are the same on both engines.
-func (s *Store) noteBatch(ctx context.Context, tx execer, site, generation string, now int64, nw *newRows) error {
-	return tx.exec(ctx, s.q(`INSERT INTO generations (site, generation, first_sync, last_sync, batches, events, min_seq, max_seq, last_at)
-VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?)
+// statement per hundred logs, in key order, whose CASEs are the same on
+// both engines.
+func (s *Store) noteLogs(ctx context.Context, tx execer, logs map[logKey]*logDelta) error {
+	keys := make([]logKey, 0, len(logs))
+	for k := range logs {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b logKey) int {
+		return cmp.Or(cmp.Compare(a.site, b.site), cmp.Compare(a.generation, b.generation))
+	})
+	for chunk := range slices.Chunk(keys, 100) {
+		var b strings.Builder
+		b.WriteString(`INSERT INTO generations (site, generation, first_sync, last_sync, batches, events, min_seq, max_seq, last_at) VALUES `)
+		args := make([]any, 0, 9*len(chunk))
+		for i, k := range chunk {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?)")
+			d := logs[k]
+			args = append(args, k.site, k.generation, d.now, d.now, d.batches, d.rows.count, d.rows.min, d.rows.max, d.rows.lastAt)
+		}
+		b.WriteString(`
 ON CONFLICT (site, generation) DO UPDATE SET
 	last_sync = excluded.last_sync,
-	batches = generations.batches + 1,
+	batches = generations.batches + excluded.batches,
 	min_seq = CASE WHEN excluded.events = 0 THEN generations.min_seq
 		WHEN generations.events = 0 OR excluded.min_seq < generations.min_seq THEN excluded.min_seq
 		ELSE generations.min_seq END,
 	max_seq = CASE WHEN excluded.max_seq > generations.max_seq THEN excluded.max_seq ELSE generations.max_seq END,
 	last_at = CASE WHEN excluded.last_at > generations.last_at THEN excluded.last_at ELSE generations.last_at END,
-	events = generations.events + excluded.events`),
-		site, generation, now, now, nw.count, nw.min, nw.max, nw.lastAt)
+	events = generations.events + excluded.events`)
+		if err := tx.exec(ctx, s.q(b.String()), args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
