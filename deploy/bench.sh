@@ -68,3 +68,6 @@ gobench ./collect -bench Ingest1M -benchtime 1x -timeout 40m
 
 section "the collector's stats and fleet over a year of 30 kiosks (3,000,000 events, PostgreSQL)" "-" "under 1 s"
 gobench ./collect -bench FleetYear -benchtime 1x -timeout 40m
+
+section "the collector: reading and checking one batch of 1,000 events" "-" "-"
+gobench ./collect -bench ParseBatch -benchtime 200x
