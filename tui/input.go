@@ -180,14 +180,38 @@ func (m Model) onPress(ms tea.Mouse) (tea.Model, tea.Cmd) {
 	m.pressed = m.hit(ms.X, ms.Y)
 	if m.inputRefused() && m.pressed != idCorner {
 		m.pressed = "" // out of service: only the agents' corner answers
+		return m, cmd
 	}
+	m.drag = dragState{on: true, y: ms.Y}
+	return m, cmd
+}
+
+// dragState follows a finger held on the screen, for onDrag.
+type dragState struct {
+	on bool
+	y  int // the row the page last followed the finger to
+}
+
+// onDrag scrolls a long page under a finger that slides on it, row for
+// row, as on a phone: the page follows the finger, and the press is no
+// longer a tap (a slide that starts on Appeler calls nobody). Pages that
+// fit keep the old rule: a press and a release on the same target.
+func (m Model) onDrag(ms tea.Mouse) (tea.Model, tea.Cmd) {
+	dy := ms.Y - m.drag.y
+	if !m.drag.on || ms.Button != tea.MouseLeft || dy == 0 || m.blocked() || m.asleep || m.layout().scroll.max == 0 {
+		return m, nil
+	}
+	cmd, _ := m.touched()
+	m.drag.y, m.pressed = ms.Y, ""
+	m.scrollBy(-dy)
+	m.keepFocus()
 	return m, cmd
 }
 
 // onRelease completes a tap: a press and a release on the same target.
 func (m Model) onRelease(ms tea.Mouse) (tea.Model, tea.Cmd) {
 	pressed := m.pressed
-	m.pressed = ""
+	m.pressed, m.drag = "", dragState{}
 	if pressed == "" || m.guarded() {
 		return m, nil
 	}

@@ -71,6 +71,7 @@ type Model struct {
 	sel          int    // operator shown on the operator screen
 	focus        int    // index into the current screen's targets
 	pressed      string // target under the last press, for tap = press+release
+	drag         dragState
 	page         int    // home grid page
 	notice       string // catalog key of a passing notice ("print.done")
 	noticeReason string // a printer reason to add to the notice
@@ -164,7 +165,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	next, cmd := m.route(msg)
 	n, ok := next.(Model)
 	if ok && n.where() != before {
-		n.shownAt, n.pressed = n.d.Now(), ""
+		n.shownAt, n.pressed, n.drag = n.d.Now(), "", dragState{}
 		return n, cmd
 	}
 	return next, cmd
@@ -193,6 +194,8 @@ func (m Model) route(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m.onPress(msg.Mouse())
 	case tea.MouseReleaseMsg:
 		return m.onRelease(msg.Mouse())
+	case tea.MouseMotionMsg:
+		return m.onDrag(msg.Mouse())
 	case tea.MouseWheelMsg:
 		return m.onWheel(msg.Mouse())
 	case idleMsg, dimMsg, attractMsg, afterTimeoutMsg:

@@ -225,6 +225,57 @@ func TestLongPageScrolls(t *testing.T) {
 	}
 }
 
+// TestFingerDragScrolls: a finger sliding on a long page moves it row for
+// row, both ways and within its length; a slide that starts on Appeler
+// calls nobody; a page that fits keeps its taps.
+func TestFingerDragScrolls(t *testing.T) {
+	h := newHarness(t, 80, 24)
+	h.tap("op:0")
+	f := h.m.layout()
+	if f.scroll.max < 3 {
+		t.Fatalf("the CAF page at 80×24 scrolls by %d rows only", f.scroll.max)
+	}
+	h.advance(tapGuard)
+	x, y, _ := h.find(idCall)
+	h.send(tea.MouseClickMsg{X: x, Y: y, Button: tea.MouseLeft})
+	h.send(tea.MouseMotionMsg{X: x, Y: y - 1, Button: tea.MouseLeft})
+	h.send(tea.MouseMotionMsg{X: x, Y: y - 3, Button: tea.MouseLeft})
+	if h.m.scroll != 3 {
+		t.Fatalf("a finger slid up 3 rows: scroll %d", h.m.scroll)
+	}
+	h.send(tea.MouseMotionMsg{X: x, Y: y - 2, Button: tea.MouseLeft})
+	if h.m.scroll != 2 {
+		t.Fatalf("then down 1 row: scroll %d", h.m.scroll)
+	}
+	h.send(tea.MouseMotionMsg{X: x, Y: y, Button: tea.MouseLeft})
+	h.send(tea.MouseReleaseMsg{X: x, Y: y, Button: tea.MouseLeft})
+	if h.m.Screen() != "operator" || h.m.scroll != 0 {
+		t.Fatalf("a slide released on Appeler: screen %s, scroll %d", h.m.Screen(), h.m.scroll)
+	}
+	// A long slide stops at the page's end; a motion with no finger down
+	// (a mouse moving over the page) scrolls nothing.
+	h.send(tea.MouseClickMsg{X: 10, Y: 20, Button: tea.MouseLeft})
+	h.send(tea.MouseMotionMsg{X: 10, Y: 0, Button: tea.MouseLeft})
+	h.send(tea.MouseReleaseMsg{X: 10, Y: 0, Button: tea.MouseLeft})
+	if h.m.scroll != f.scroll.max {
+		t.Fatalf("a long slide: scroll %d of %d", h.m.scroll, f.scroll.max)
+	}
+	h.send(tea.MouseMotionMsg{X: 10, Y: 20, Button: tea.MouseNone})
+	if h.m.scroll != f.scroll.max {
+		t.Fatalf("a pointer moving with no button scrolled to %d", h.m.scroll)
+	}
+	// The home grid fits: a press that slides within a tile is still a tap.
+	h.key("esc")
+	h.advance(tapGuard)
+	x, y, _ = h.find("op:1")
+	h.send(tea.MouseClickMsg{X: x, Y: y, Button: tea.MouseLeft})
+	h.send(tea.MouseMotionMsg{X: x + 1, Y: y + 1, Button: tea.MouseLeft})
+	h.send(tea.MouseReleaseMsg{X: x + 1, Y: y + 1, Button: tea.MouseLeft})
+	if h.m.Screen() != "operator" || h.m.sel != 1 {
+		t.Fatalf("a tap with a slide on the home grid: screen %s, operator %d", h.m.Screen(), h.m.sel)
+	}
+}
+
 // A closed operator's Appeler cannot take the focus, and says when it can
 // be used.
 func TestClosedCallSaysWhenAndSkipsFocus(t *testing.T) {
