@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -41,11 +42,13 @@ const remoteRedraw = 500 * time.Millisecond
 
 // Limits of remote help: a window no terminal on a technician's desk
 // exceeds (a session's buffers grow with it: a 3000×3000 window once took
-// gigabytes), and a few sessions at once.
+// gigabytes), a few technicians logged in at once, and a few connections
+// waiting to log in.
 const (
 	remoteMaxCols     = 300
 	remoteMaxRows     = 100
 	remoteMaxSessions = 4
+	remoteMaxWaiting  = 8
 )
 
 // remoteLoginGrace is the time a connection has to log in (sshd's
@@ -56,7 +59,7 @@ type remote struct {
 	mirror *tui.Mirror
 	srv    *ssh.Server
 	addr   net.Addr
-	conns  atomic.Int32 // connections open, logged in or not
+	places admission
 
 	mu    sync.Mutex
 	lang  string           // the site's default language, for the viewer's bar
@@ -97,6 +100,7 @@ func startRemote(cfg config.Remote, log *slog.Logger, g *guard) (*remote, error)
 		func(s *ssh.Server) error {
 			s.HandshakeTimeout = remoteLoginGrace
 			s.ConnCallback = r.admit(log)
+			s.ServerConfigCallback = r.loggedIn(log)
 			return nil
 		},
 		wish.WithMiddleware(
@@ -152,29 +156,105 @@ func (r *remote) allowed(ctx ssh.Context, key ssh.PublicKey, keys []config.Autho
 	return false
 }
 
-// admit turns away a connection beyond remoteMaxSessions, before any
-// handshake, and counts the others until they close.
+// admission keeps the places of remote help: remoteMaxSessions
+// technicians logged in, and remoteMaxWaiting connections waiting to log
+// in. When the waiting places are full, the oldest waiting connection is
+// cut for the new one (sshd's MaxStartups answers the same way): a few
+// sockets left idle for the login grace would otherwise keep every
+// technician out, again and again; holding the places now takes a flood
+// of new connections, and the journal shows it.
+type admission struct {
+	mu       sync.Mutex
+	waiting  []*placed // oldest first
+	sessions int
+}
+
+type placeState int
+
+const (
+	placeWaiting placeState = iota
+	placeIn
+	placeGone
+)
+
+// placed is a connection with its place; it gives the place back when it
+// closes.
+type placed struct {
+	net.Conn
+	a     *admission
+	state placeState // under a.mu
+}
+
+type placedKey struct{}
+
+// admit takes every connection, cutting the oldest waiting one when the
+// waiting places are full.
 func (r *remote) admit(log *slog.Logger) ssh.ConnCallback {
-	return func(_ ssh.Context, c net.Conn) net.Conn {
-		if r.conns.Add(1) > remoteMaxSessions {
-			r.conns.Add(-1)
-			log.Warn("remote help: connection refused, too many at once", "from", c.RemoteAddr().String(), "max", remoteMaxSessions)
-			return nil
+	return func(ctx ssh.Context, c net.Conn) net.Conn {
+		p := &placed{Conn: c, a: &r.places}
+		a := &r.places
+		a.mu.Lock()
+		var cut *placed
+		if len(a.waiting) >= remoteMaxWaiting {
+			cut, a.waiting = a.waiting[0], a.waiting[1:]
+			cut.state = placeGone
 		}
-		return &countedConn{Conn: c, n: &r.conns}
+		a.waiting = append(a.waiting, p)
+		a.mu.Unlock()
+		if cut != nil {
+			log.Warn("remote help: a connection that had not logged in was cut for a new one", "cut", cut.RemoteAddr().String(), "new", c.RemoteAddr().String(), "waiting", remoteMaxWaiting)
+			cut.Conn.Close()
+		}
+		ctx.SetValue(placedKey{}, p)
+		return p
 	}
 }
 
-// countedConn gives its place back when it closes, once.
-type countedConn struct {
-	net.Conn
-	n    *atomic.Int32
-	once sync.Once
+// loggedIn moves a connection from the waiting places to the technicians'
+// once its key is proven (the check of a key's signature; a client asking
+// whether a key would do proves nothing). Beyond remoteMaxSessions it is
+// cut.
+func (r *remote) loggedIn(log *slog.Logger) ssh.ServerConfigCallback {
+	return func(ctx ssh.Context) *gossh.ServerConfig {
+		return &gossh.ServerConfig{AuthLogCallback: func(conn gossh.ConnMetadata, method string, err error) {
+			p, _ := ctx.Value(placedKey{}).(*placed)
+			if err != nil || p == nil || r.places.in(p) {
+				return
+			}
+			log.Warn("remote help: connection refused, too many technicians at once", "from", conn.RemoteAddr().String(), "max", remoteMaxSessions)
+			p.Conn.Close()
+		}}
+	}
 }
 
-func (c *countedConn) Close() error {
-	c.once.Do(func() { c.n.Add(-1) })
-	return c.Conn.Close()
+// in gives p a technician's place, if one is free.
+func (a *admission) in(p *placed) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	switch {
+	case p.state == placeIn:
+		return true
+	case p.state != placeWaiting || a.sessions >= remoteMaxSessions:
+		return false
+	}
+	a.waiting = slices.DeleteFunc(a.waiting, func(w *placed) bool { return w == p })
+	p.state = placeIn
+	a.sessions++
+	return true
+}
+
+func (p *placed) Close() error {
+	a := p.a
+	a.mu.Lock()
+	switch p.state {
+	case placeWaiting:
+		a.waiting = slices.DeleteFunc(a.waiting, func(w *placed) bool { return w == p })
+	case placeIn:
+		a.sessions--
+	}
+	p.state = placeGone
+	a.mu.Unlock()
+	return p.Conn.Close()
 }
 
 // clampWindow hands the sessions below it a terminal no larger than

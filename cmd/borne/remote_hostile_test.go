@@ -2,7 +2,9 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -89,8 +91,9 @@ func TestRemoteHugeWindow(t *testing.T) {
 	}
 }
 
-// Remote help takes a few connections at once, gives each half a minute
-// to log in, and honours from= and expiry-time= on the keys.
+// Remote help takes a few technicians at once, gives each connection half
+// a minute to log in, cuts the oldest of those still waiting rather than
+// turn a technician away, and honours from= and expiry-time= on the keys.
 func TestRemoteLimits(t *testing.T) {
 	old := remoteLoginGrace
 	remoteLoginGrace = time.Second
@@ -126,22 +129,51 @@ func TestRemoteLimits(t *testing.T) {
 	}
 	idle.Close()
 
-	// remoteMaxSessions at once; the next is refused before any handshake.
+	// Idle sockets hold no technician out: with every waiting place taken
+	// by them, a technician still logs in, and the oldest is the one cut.
+	remoteLoginGrace = old
+	addr = start(line).addr.String()
 	var held []net.Conn
-	for range remoteMaxSessions {
+	for range remoteMaxWaiting {
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { c.Close() })
 		held = append(held, c)
 	}
 	time.Sleep(100 * time.Millisecond)
+	clients := 0
+	if _, _, _, err := dialClient(t, addr, hostKey, known); err != nil {
+		t.Fatalf("a technician kept out by %d idle connections: %v", remoteMaxWaiting, err)
+	}
+	clients++
+	for i, c := range held[:2] {
+		c.SetReadDeadline(time.Now().Add(time.Second))
+		_, err := io.ReadAll(c)
+		var ne net.Error
+		if cut := !errors.As(err, &ne) || !ne.Timeout(); cut != (i == 0) {
+			t.Errorf("idle connection %d: cut %v (%v)", i, cut, err)
+		}
+	}
+
+	// remoteMaxSessions technicians at once; one more is cut as its key is
+	// proven, and a place comes back when one leaves.
+	var first *gossh.Client
+	for clients < remoteMaxSessions {
+		c, _, _, err := dialClient(t, addr, hostKey, known)
+		if err != nil {
+			t.Fatalf("technician %d: %v", clients+1, err)
+		}
+		if first == nil {
+			first = c
+		}
+		clients++
+	}
 	if _, _, _, err := dialClient(t, addr, hostKey, known); err == nil {
-		t.Errorf("a session beyond %d was accepted", remoteMaxSessions)
+		t.Errorf("a technician beyond %d was let in", remoteMaxSessions)
 	}
-	for _, c := range held {
-		c.Close()
-	}
+	first.Close()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		_, _, _, err := dialClient(t, addr, hostKey, known)
@@ -149,7 +181,7 @@ func TestRemoteLimits(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("places not given back: %v", err)
+			t.Fatalf("a technician's place not given back: %v", err)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
