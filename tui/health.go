@@ -135,8 +135,12 @@ func (m Model) callFailed(op string) tea.Cmd {
 	m.health.failures[op] = 0
 	m.health.suspended[op] = m.d.Now().Add(suspendFor)
 	return m.record(usage.Event{Kind: usage.KindHardwareFault, Operator: op, Detail: map[string]any{
-		"device": "video client", "reason": fmt.Sprintf("%d calls in a row failed to start or stopped early", n)}})
+		"device": "video client", "reason": fmt.Sprintf(callsFailed, n)}})
 }
+
+// callsFailed is the reason recorded when an operator is rested; the
+// figures read the count back to say it in the agent's language.
+const callsFailed = "%d calls in a row failed to start or stopped early"
 
 func (m Model) callWorked(op string) { delete(m.health.failures, op) }
 

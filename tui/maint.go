@@ -335,10 +335,42 @@ func (m Model) figuresPage(f *frame) {
 		lines = append(lines, m.t("figures.nofault"))
 	}
 	for _, fl := range m.maint.figures[1].Faults {
-		lines = append(lines, " • "+clean(fl))
+		lines = append(lines, " • "+m.faultLine(fl))
 	}
 	by, _ := m.bottom()
 	f.put(2, 5, m.w-4, m.para(m.st.Text, strings.Join(lines, "\n"), m.w-4, by-6))
+}
+
+// deviceWords name the devices faults are recorded for, in the agent's
+// language.
+var deviceWords = map[string]string{"camera": "dev.camera", "sessions": "dev.sessions", "audio": "dev.audio",
+	"video client": "dev.client", "usage_log": "dev.log", "printer": "dev.printer"}
+
+// faultLine is a recent fault for an agent: when, in the site's time;
+// what, in their language, with the operator's name for a video client;
+// and why: the shell's own reasons in their language, a device back-end's
+// in its own words.
+func (m Model) faultLine(fl usage.Fault) string {
+	what := fl.Device
+	if key, ok := deviceWords[fl.Device]; ok {
+		what = m.t(key)
+	}
+	if fl.Operator != "" {
+		name := fl.Operator
+		for i, op := range m.ops {
+			if op.ID == fl.Operator {
+				name = m.text(i).Name
+			}
+		}
+		what += " (" + name + ")"
+	}
+	why := fl.Reason
+	var n int
+	if _, err := fmt.Sscanf(why, callsFailed, &n); err == nil {
+		why = fmt.Sprintf(m.t("figures.callsfailed"), n)
+	}
+	when := fl.At.In(m.d.Config.Location()).Format("02/01 15:04")
+	return clean(fmt.Sprintf(m.t("figures.fault"), when, what, why))
 }
 
 // figuresLine is one period's figures, in the words and numbers of the

@@ -206,7 +206,10 @@ func TestTypedOutOfServiceMessage(t *testing.T) {
 
 func TestStatusFiguresAndTests(t *testing.T) {
 	h := newHarness(t, 100, 30)
-	h.figures = Figures{Calls: 7, Completed: 6, Prints: 3, Surveys: 2, ScoreSum: 9, Faults: []string{"camera: unplugged"}}
+	h.figures = Figures{Calls: 7, Completed: 6, Prints: 3, Surveys: 2, ScoreSum: 9, Faults: []usage.Fault{
+		{At: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC), Device: "camera", Reason: "unplugged"},
+		{At: time.Date(2026, 11, 26, 16, 5, 0, 0, time.UTC), Device: "video client", Operator: h.m.ops[0].ID, Reason: "3 calls in a row failed to start or stopped early"},
+	}}
 	h.unlock()
 	h.tap("m:status")
 	h.until("checks", func(m Model) bool { return m.maint.checks != nil })
@@ -219,7 +222,10 @@ func TestStatusFiguresAndTests(t *testing.T) {
 	h.tap("m:menu")
 	h.tap("m:figures")
 	h.until("figures", func(m Model) bool { return m.maint.figures != nil })
-	if v := plain(h.m); !strings.Contains(v, "7 appels (6 menés à terme), 3 impressions, 2 avis (moyenne 4,5)") || !strings.Contains(v, "camera: unplugged") {
+	// Each fault says when (the site's time), what (in the agent's words,
+	// with the operator's name) and the device's own words on why.
+	if v := plain(h.m); !strings.Contains(v, "7 appels (6 menés à terme), 3 impressions, 2 avis (moyenne 4,5)") ||
+		!strings.Contains(v, "27/11 10:00 — Caméra : unplugged") || !strings.Contains(v, "26/11 17:05 — Client vidéo ("+h.m.text(0).Name+") : 3 appels de suite") {
 		t.Fatalf("figures:\n%s", v)
 	}
 	h.tap("m:menu")

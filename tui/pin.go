@@ -36,7 +36,7 @@ type Maintenance struct {
 type Figures struct {
 	Calls, Completed, Prints, Surveys int
 	ScoreSum                          int
-	Faults                            []string // latest first, plain words
+	Faults                            []usage.Fault // latest first
 }
 
 const (

@@ -10,7 +10,15 @@ import (
 type Figures struct {
 	Calls, Completed, Prints, Surveys int
 	ScoreSum                          int
-	Faults                            []string // latest first: "device: reason"
+	Faults                            []Fault // latest first
+}
+
+// Fault is a hardware_fault event as the figures list it.
+type Fault struct {
+	At       time.Time
+	Device   string // as recorded: camera, sessions, audio, video client, usage_log…
+	Operator string // the operator whose video client failed, if any
+	Reason   string // the device back-end's own words
 }
 
 // maxFaults is how many recent faults the figures list.
@@ -36,7 +44,7 @@ func (s *Store) Figures(ctx context.Context, from, to time.Time) (Figures, error
 	if err != nil {
 		return f, s.describe("counting figures", err)
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT
+	rows, err := s.r.QueryContext(ctx, `SELECT at,
 		COALESCE(json_extract(detail, '$.device'), ''), COALESCE(json_extract(detail, '$.reason'), ''), operator
 		FROM events WHERE kind = 'hardware_fault' AND at >= ? AND at < ? ORDER BY seq DESC LIMIT ?`, lo, hi, maxFaults)
 	if err != nil {
@@ -44,14 +52,15 @@ func (s *Store) Figures(ctx context.Context, from, to time.Time) (Figures, error
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var dev, reason, op string
-		if err := rows.Scan(&dev, &reason, &op); err != nil {
+		var x Fault
+		var at string
+		if err := rows.Scan(&at, &x.Device, &x.Reason, &x.Operator); err != nil {
 			return f, s.describe("reading faults", err)
 		}
-		if op != "" {
-			dev = op + " " + dev
+		if x.At, err = time.Parse(TimeFormat, at); err != nil {
+			return f, s.describe("reading faults", fmt.Errorf("a fault's time %q: %v", at, err))
 		}
-		f.Faults = append(f.Faults, fmt.Sprintf("%s: %s", dev, reason))
+		f.Faults = append(f.Faults, x)
 	}
 	return f, s.describe("reading faults", rows.Err())
 }

@@ -40,7 +40,7 @@ func TestFigures(t *testing.T) {
 	if f.Calls != 2 || f.Completed != 1 || f.Prints != 1 || f.Surveys != 2 || f.ScoreSum != 9 {
 		t.Fatalf("figures %+v", f)
 	}
-	if len(f.Faults) != 1 || f.Faults[0] != "camera: unplugged" {
+	if len(f.Faults) != 1 || f.Faults[0] != (Fault{At: day, Device: "camera", Reason: "unplugged"}) {
 		t.Fatalf("faults %v", f.Faults)
 	}
 	month, _ := s.Figures(t.Context(), day.AddDate(0, 0, -26), day.Add(time.Hour))
