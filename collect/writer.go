@@ -51,15 +51,16 @@ const maxGroupEvents = 50_000
 
 var errClosed = errors.New("the collector is stopping")
 
-// writeLoop is the store's only writer of batches. The batches of kiosks
-// syncing at once go into one transaction (a group commit): each commit
-// writes every page its batches touched and waits for the disk, and the
-// events' random ids spread a batch of a thousand over about as many
-// pages of the id index, so that one commit per batch wrote most pages
-// again and again (SQLite), and many connections inserting at once on a
-// small server spent their time on each other's index pages
-// (PostgreSQL). Each batch keeps its own savepoint, stored whole or not at
-// all, and is answered only once the group is on disk.
+// writeLoop is a writer of batches (SQLite has one, its only writing
+// connection; PostgreSQL two, so that a group is copied while the one
+// before waits for its fsync). The batches of kiosks syncing at once go
+// into one transaction (a group commit): on SQLite each commit writes
+// every page its batches touched and waits for the disk, and the events'
+// random ids spread a batch of a thousand over about as many pages of the
+// id index, so that one commit per batch wrote most of the index again
+// and again; on PostgreSQL each batch paid its own transaction, temporary
+// table and INSERT. A batch is stored whole or not at all, and answered
+// only once its group is on disk.
 func (s *Store) writeLoop() {
 	for {
 		var first *pending
