@@ -36,7 +36,7 @@ func (e *LineError) Unwrap() error { return e.Err }
 // format can get wrong: unknown or missing fields, a seq, and values that
 // look like someone's e-mail address or phone number.
 func ParseBatch(body []byte) ([]Event, error) {
-	var out []Event
+	out := make([]Event, 0, min(bytes.Count(body, []byte{'\n'})+1, usage.MaxBatchEvents))
 	for n := 1; len(body) > 0; n++ {
 		line, rest, _ := bytes.Cut(body, []byte{'\n'})
 		body = rest

@@ -207,7 +207,7 @@ func (srv *Server) take(r *http.Request) (int, string, Ack) {
 	if r.ContentLength > MaxBody {
 		return http.StatusRequestEntityTooLarge, fmt.Sprintf("a batch is at most %d bytes", MaxBody), ack
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBody))
+	body, err := readBody(r)
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
 		return http.StatusRequestEntityTooLarge, fmt.Sprintf("a batch is at most %d bytes", MaxBody), ack
@@ -247,6 +247,21 @@ func (srv *Server) take(r *http.Request) (int, string, Ack) {
 		return http.StatusServiceUnavailable, err.Error(), ack
 	}
 	return http.StatusOK, "", Ack{IdempotencyKey: key, Stored: held}
+}
+
+// readBody reads a batch of at most MaxBody bytes (the caller has
+// refused a larger announced size), into a buffer of the announced size
+// when there is one rather than one doubled as it fills.
+func readBody(r *http.Request) ([]byte, error) {
+	body := http.MaxBytesReader(nil, r.Body, MaxBody)
+	if r.ContentLength <= 0 {
+		return io.ReadAll(body)
+	}
+	buf := make([]byte, r.ContentLength)
+	if _, err := io.ReadFull(body, buf); err != nil {
+		return nil, err
+	}
+	return buf, nil
 }
 
 // plain answers one line of text: the kiosk shows it to the technician.
