@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -258,13 +259,18 @@ func firstPath(url string) string {
 }
 
 // BenchmarkFleetYear: stats and fleet over a year of 30 kiosks, 3 million
-// events, on PostgreSQL.
+// events, on PostgreSQL (the issue's aim) and on SQLite (the default).
 func BenchmarkFleetYear(b *testing.B) {
 	if testing.Short() {
 		b.Skip("builds 3 million events")
 	}
-	url := benchDatabase(b, "postgres")
-	s, err := Open(context.Background(), url)
+	for _, engine := range []string{"postgres", "sqlite"} {
+		b.Run(engine, func(b *testing.B) { fleetYear(b, engine) })
+	}
+}
+
+func fleetYear(b *testing.B, engine string) {
+	s, err := Open(context.Background(), benchDatabase(b, engine))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -305,35 +311,50 @@ func BenchmarkFleetYear(b *testing.B) {
 	})
 }
 
-// fillYear writes n events of 30 kiosks over 2026 straight into
-// PostgreSQL, with the mix of collecttest.FillLog, and their generations.
+// yearMix is the mix of collecttest.FillLog as columns of a row made from
+// kiosk k and its event i, in SQL both engines read.
+const yearMix = `'Commune ' || k,
+	CASE WHEN i % 97 = 96 THEN 'hardware_fault' ELSE
+	CASE i % 7 WHEN 0 THEN 'operator_viewed' WHEN 1 THEN 'session_started' WHEN 2 THEN 'session_ended'
+	            WHEN 3 THEN 'print_job' WHEN 4 THEN 'survey' WHEN 5 THEN 'session_started' ELSE 'session_ended' END END,
+	CASE WHEN i % 97 = 96 THEN '' ELSE CASE i % 5 WHEN 0 THEN 'caf' WHEN 1 THEN 'cpam' WHEN 2 THEN 'carsat' WHEN 3 THEN 'adil' ELSE 'cdad' END END,
+	CASE WHEN i % 97 = 96 THEN '' ELSE
+	CASE i % 7 WHEN 2 THEN 'completed' WHEN 3 THEN 'printed' WHEN 6 THEN 'cancelled' ELSE '' END END,
+	CASE i % 7 WHEN 2 THEN 60000 + (i % 2000) * 1000 ELSE 0 END,
+	CASE i % 7 WHEN 4 THEN 1 + i % 5 ELSE NULL END,
+	'{}', 1767225600`
+
+// fillYear writes n events of 30 kiosks over 2026 straight into the
+// store's engine, with the mix of collecttest.FillLog, and their
+// generations.
 func fillYear(s *Store, n int) error {
 	ctx := context.Background()
 	per := n / benchKiosks
 	step := 365 * 24 * 3600 / per
-	_, err := s.w.ExecContext(ctx, fmt.Sprintf(`
-INSERT INTO events (id, site, generation, seq, at, place, kind, operator, outcome, duration_ms, score, detail, received)
+	const insert = `INSERT INTO events (id, site, generation, seq, at, place, kind, operator, outcome, duration_ms, score, detail, received)`
+	fill := fmt.Sprintf(insert+`
 SELECT md5(k::text || '-' || i::text), 'loiret-k' || lpad(k::text, 2, '0'), '', i + 1,
 	to_char(to_timestamp(1767225600 + i * %d + k * 60) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
-	'Commune ' || k,
-	CASE WHEN i %% 97 = 96 THEN 'hardware_fault' ELSE
-	CASE i %% 7 WHEN 0 THEN 'operator_viewed' WHEN 1 THEN 'session_started' WHEN 2 THEN 'session_ended'
-	            WHEN 3 THEN 'print_job' WHEN 4 THEN 'survey' WHEN 5 THEN 'session_started' ELSE 'session_ended' END END,
-	CASE WHEN i %% 97 = 96 THEN '' ELSE CASE i %% 5 WHEN 0 THEN 'caf' WHEN 1 THEN 'cpam' WHEN 2 THEN 'carsat' WHEN 3 THEN 'adil' ELSE 'cdad' END END,
-	CASE WHEN i %% 97 = 96 THEN '' ELSE
-	CASE i %% 7 WHEN 2 THEN 'completed' WHEN 3 THEN 'printed' WHEN 6 THEN 'cancelled' ELSE '' END END,
-	CASE i %% 7 WHEN 2 THEN 60000 + (i %% 2000) * 1000 ELSE 0 END,
-	CASE i %% 7 WHEN 4 THEN 1 + i %% 5 ELSE NULL END,
-	'{}', 1767225600
-FROM generate_series(0, %d) k, generate_series(0, %d) i`, step, benchKiosks-1, per-1))
-	if err != nil {
+	{mix}
+FROM generate_series(0, %d) k, generate_series(0, %d) i`, step, benchKiosks-1, per-1)
+	settle := `VACUUM ANALYZE events` // as a running server's autovacuum would have left it
+	if !s.pg {
+		fill = fmt.Sprintf(`WITH RECURSIVE ks(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM ks WHERE k < %d),
+	ns(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM ns WHERE i < %d)
+`+insert+`
+SELECT lower(hex(randomblob(16))), 'loiret-k' || printf('%%02d', k), '', i + 1,
+	strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ', 1767225600 + i * %d + k * 60, 'unixepoch'),
+	{mix}
+FROM ks, ns`, benchKiosks-1, per-1, step)
+		settle = `ANALYZE`
+	}
+	if _, err := s.w.ExecContext(ctx, strings.Replace(fill, "{mix}", yearMix, 1)); err != nil {
 		return err
 	}
-	_, err = s.w.ExecContext(ctx, `INSERT INTO generations (site, generation, first_sync, last_sync, batches, events, min_seq, max_seq, last_at)
+	_, err := s.w.ExecContext(ctx, `INSERT INTO generations (site, generation, first_sync, last_sync, batches, events, min_seq, max_seq, last_at)
 SELECT site, generation, 1767225600, 1798761600, 100, COUNT(*), MIN(seq), MAX(seq), MAX(at) FROM events GROUP BY site, generation`)
 	if err == nil {
-		// As a running server's autovacuum would have left it.
-		_, err = s.w.ExecContext(ctx, `VACUUM ANALYZE events`)
+		_, err = s.w.ExecContext(ctx, settle)
 	}
 	return err
 }

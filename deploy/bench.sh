@@ -66,7 +66,7 @@ section "the Département's collector: 1,000,000 events from 30 kiosks at once (
 	"the engine's own bulk load of the same rows, same run: sqlite3 .import, psql \\copy" "at least half the anchor's rate"
 gobench ./collect -bench Ingest1M -benchtime 1x -timeout 40m
 
-section "the collector's stats and fleet over a year of 30 kiosks (3,000,000 events, PostgreSQL)" "-" "under 1 s"
+section "the collector's stats and fleet over a year of 30 kiosks (3,000,000 events, PostgreSQL and SQLite)" "-" "under 1 s"
 gobench ./collect -bench FleetYear -benchtime 1x -timeout 40m
 
 section "the collector: reading and checking one batch of 1,000 events" "-" "-"
