@@ -1,6 +1,9 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"strings"
 	"time"
@@ -34,6 +37,11 @@ func (e env) collectCmd(args []string) error {
 	return usagef("collect: unknown command %q (serve, stats, fleet or token)", args[0])
 }
 
+// collectorFlag is the --config flag of every collect command.
+func collectorFlag(fs *flag.FlagSet) *string {
+	return fs.String("config", "", "the collector's config (default "+defaultCollectorConfig+")")
+}
+
 func loadCollector(path string) (*collect.Config, error) {
 	if path == "" {
 		path = defaultCollectorConfig
@@ -47,7 +55,7 @@ func loadCollector(path string) (*collect.Config, error) {
 
 func (e env) collectServe(args []string) error {
 	fs := newFlags("collect serve")
-	cfgPath := fs.String("config", "", "the collector's config (default "+defaultCollectorConfig+")")
+	cfgPath := collectorFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -55,31 +63,49 @@ func (e env) collectServe(args []string) error {
 	if err != nil {
 		return err
 	}
+	return withStore("collect serve", cfg, func(ctx context.Context, s *collect.Store) error {
+		logf := func(format string, args ...any) { fmt.Fprintf(e.stderr, "borne collect: "+format+"\n", args...) }
+		srv := collect.NewServer(cfg, s, logf)
+		scheme := "http"
+		if cfg.TLSCert != "" {
+			scheme = "https"
+		}
+		return srv.Serve(ctx, func(addr string) {
+			logf("listening on %s://%s%s (%s database)", scheme, addr, collect.EventsPath, s.Engine())
+		})
+	})
+}
+
+// withStore opens the collector's database and runs f with it until a
+// signal ends the command; what names the command in errors.
+func withStore(what string, cfg *collect.Config, f func(context.Context, *collect.Store) error) error {
 	ctx, cancel := signalContext()
 	defer cancel()
 	s, err := collect.Open(ctx, cfg.Database)
 	if err != nil {
-		return fmt.Errorf("collect serve: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	defer s.Close()
-	logf := func(format string, args ...any) { fmt.Fprintf(e.stderr, "borne collect: "+format+"\n", args...) }
-	srv := collect.NewServer(cfg, s, logf)
-	scheme := "http"
-	if cfg.TLSCert != "" {
-		scheme = "https"
+	err = f(ctx, s)
+	var code exitStatus
+	if err == nil || errors.As(err, &code) {
+		return err
 	}
-	err = srv.Serve(ctx, func(addr string) {
-		logf("listening on %s://%s%s (%s database)", scheme, addr, collect.EventsPath, s.Engine())
-	})
-	if err != nil {
-		return fmt.Errorf("collect serve: %w", err)
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// checkFormat refuses an output format the tables do not write.
+func checkFormat(what, format string) error {
+	switch format {
+	case collect.FormatTable, collect.FormatCSV, collect.FormatJSON:
+		return nil
 	}
-	return nil
+	return usagef("%s: --format %q: use table, csv or json", what, format)
 }
 
 func (e env) collectStats(args []string) error {
 	fs := newFlags("collect stats")
-	cfgPath := fs.String("config", "", "the collector's config (default "+defaultCollectorConfig+")")
+	cfgPath := collectorFlag(fs)
 	from := fs.String("from", "", "first day counted, YYYY-MM-DD")
 	to := fs.String("to", "", "last day counted, YYYY-MM-DD")
 	format := fs.String("format", "table", "table, csv or json")
@@ -87,10 +113,8 @@ func (e env) collectStats(args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	switch *format {
-	case collect.FormatTable, collect.FormatCSV, collect.FormatJSON:
-	default:
-		return usagef("collect stats: --format %q: use table, csv or json", *format)
+	if err := checkFormat("collect stats", *format); err != nil {
+		return err
 	}
 	if *by != usage.ByDay && *by != usage.ByMonth {
 		return usagef("collect stats: --by %q: use day or month", *by)
@@ -116,50 +140,44 @@ func (e env) collectStats(args []string) error {
 	if !o.From.IsZero() && !o.To.IsZero() && !o.From.Before(o.To) {
 		return usagef("collect stats: --from %s is after --to %s", *from, *to)
 	}
-	ctx, cancel := signalContext()
-	defer cancel()
-	s, err := collect.Open(ctx, cfg.Database)
-	if err != nil {
-		return fmt.Errorf("collect stats: %w", err)
-	}
-	defer s.Close()
-	st, err := s.Stats(ctx, o)
-	if err != nil {
-		return fmt.Errorf("collect stats: %w", err)
-	}
-	return st.Write(e.stdout, *format)
+	return withStore("collect stats", cfg, func(ctx context.Context, s *collect.Store) error {
+		st, err := s.Stats(ctx, o)
+		if err != nil {
+			return err
+		}
+		return st.Write(e.stdout, *format)
+	})
 }
 
 func (e env) collectFleet(args []string) error {
 	fs := newFlags("collect fleet")
-	cfgPath := fs.String("config", "", "the collector's config (default "+defaultCollectorConfig+")")
+	cfgPath := collectorFlag(fs)
 	format := fs.String("format", "table", "table, csv or json")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	switch *format {
-	case collect.FormatTable, collect.FormatCSV, collect.FormatJSON:
-	default:
-		return usagef("collect fleet: --format %q: use table, csv or json", *format)
+	if err := checkFormat("collect fleet", *format); err != nil {
+		return err
 	}
 	cfg, err := loadCollector(*cfgPath)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := signalContext()
-	defer cancel()
-	s, err := collect.Open(ctx, cfg.Database)
-	if err != nil {
-		return fmt.Errorf("collect fleet: %w", err)
-	}
-	defer s.Close()
-	f, err := s.Fleet(ctx, collect.FleetOptions{SyncInterval: cfg.SyncInterval.D()})
-	if err != nil {
-		return fmt.Errorf("collect fleet: %w", err)
-	}
-	if err := f.Write(e.stdout, *format, cfg.Location()); err != nil {
-		return err
-	}
+	return withStore("collect fleet", cfg, func(ctx context.Context, s *collect.Store) error {
+		f, err := s.Fleet(ctx, collect.FleetOptions{SyncInterval: cfg.SyncInterval.D()})
+		if err != nil {
+			return err
+		}
+		if err := f.Write(e.stdout, *format, cfg.Location()); err != nil {
+			return err
+		}
+		return e.visits(f)
+	})
+}
+
+// visits says which kiosks need a visit, and exits exitNeedsVisit when
+// any does.
+func (e env) visits(f collect.Fleet) error {
 	var visit []string
 	for _, k := range f.Kiosks {
 		if k.NeedsVisit {
@@ -179,7 +197,7 @@ func (e env) collectToken(args []string) error {
 	}
 	verb := args[0]
 	fs := newFlags("collect token " + verb)
-	cfgPath := fs.String("config", "", "the collector's config (default "+defaultCollectorConfig+")")
+	cfgPath := collectorFlag(fs)
 	// The site may come before or after the flags.
 	rest := args[1:]
 	var site string
@@ -206,28 +224,23 @@ func (e env) collectToken(args []string) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := signalContext()
-	defer cancel()
-	s, err := collect.Open(ctx, cfg.Database)
-	if err != nil {
-		return fmt.Errorf("collect token %s: %w", verb, err)
-	}
-	defer s.Close()
-	if verb == "revoke" {
-		n, err := s.RevokeTokens(ctx, site)
+	return withStore("collect token "+verb, cfg, func(ctx context.Context, s *collect.Store) error {
+		if verb == "revoke" {
+			n, err := s.RevokeTokens(ctx, site)
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				return fmt.Errorf("site %s has no token", site)
+			}
+			fmt.Fprintf(e.stderr, "revoked %d tokens of %s: its batches are refused from now on\n", n, site)
+			return nil
+		}
+		token, err := s.AddToken(ctx, site)
 		if err != nil {
-			return fmt.Errorf("collect token revoke: %w", err)
+			return err
 		}
-		if n == 0 {
-			return fmt.Errorf("collect token revoke: site %s has no token", site)
-		}
-		fmt.Fprintf(e.stderr, "revoked %d tokens of %s: its batches are refused from now on\n", n, site)
+		fmt.Fprintf(e.stdout, "A new token for %s, shown this once: put it alone in the kiosk's usage.sync.token_file (mode 0600).\n%s\n", site, token)
 		return nil
-	}
-	token, err := s.AddToken(ctx, site)
-	if err != nil {
-		return fmt.Errorf("collect token add: %w", err)
-	}
-	fmt.Fprintf(e.stdout, "A new token for %s, shown this once: put it alone in the kiosk's usage.sync.token_file (mode 0600).\n%s\n", site, token)
-	return nil
+	})
 }
