@@ -368,6 +368,7 @@ func (s *sessions) Start(ctx context.Context, op operators.Operator) (hw.Session
 		}
 		k.mu.Unlock()
 		k.relayout() // the shell's window whole again before the survey
+		k.settle()
 		out.done <- end
 	}()
 	return out, nil
@@ -413,6 +414,38 @@ func (k *Kiosk) relayout() {
 		}
 	}
 	k.layoutLocked(ctx, c)
+}
+
+// settle waits, a second at most, until sway shows the shell's window
+// where it was put: sway applies a new size once the client has drawn it
+// (foot takes a few tens of milliseconds, more on a loaded machine), and
+// the survey must not be drawn in the call bar's strip.
+func (k *Kiosk) settle() {
+	c, err := k.link.callConn()
+	if err != nil {
+		return
+	}
+	k.mu.Lock()
+	id := k.shell
+	want, _ := k.rectsLocked()
+	k.mu.Unlock()
+	if id == 0 {
+		return
+	}
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		ctx, cancel := context.WithTimeout(context.Background(), k.timeout())
+		tree, err := c.Tree(ctx)
+		cancel()
+		if err != nil {
+			return
+		}
+		for _, w := range tree.Windows() {
+			if w.ID == id && w.Rect == want {
+				return
+			}
+		}
+	}
+	k.log.Warn("the shell's window is not whole a second after the call", "want", fmt.Sprint(want))
 }
 
 type session struct {
