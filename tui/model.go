@@ -85,8 +85,9 @@ type Model struct {
 	boxes        *boxes
 	gen          int // bumps on each input: stale idle timers are ignored
 	call         call
-	snd          sound       // the call's sound (sound.go)
-	sndq         *soundQueue // orders to the sound server, in order
+	snd          sound        // the call's sound (sound.go)
+	sndq         *serialQueue // orders to the sound server, in order
+	recq         *serialQueue // usage events, in the order they happened
 	quiting      bool
 
 	oos   usage.OutOfService // set by maintenance; zero: in service
@@ -125,7 +126,7 @@ func New(d Deps) Model {
 	m.now = d.Now()
 	m.health = newHealth()
 	m.boxes = &boxes{drawn: map[string]string{}}
-	m.sndq = &soundQueue{}
+	m.sndq, m.recq = &serialQueue{}, &serialQueue{}
 	if s, ok := d.Config.SiteSchedule(); ok && d.Remote == nil {
 		m.hours = &s
 	}
@@ -297,12 +298,19 @@ func (m Model) record(e usage.Event) tea.Cmd {
 		e.Detail["remote"] = true
 	}
 	rec, log := m.d.Log, m.log
-	return func() tea.Msg {
+	// Queued now, in Update's order: back in service then locked, a moment
+	// apart, are logged in that order whichever Cmd runs first.
+	done := make(chan struct{})
+	m.recq.push(func() {
+		defer close(done)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if _, err := rec.Record(ctx, e); err != nil {
 			log.Error("usage event not recorded", "kind", e.Kind, "err", err)
 		}
+	})
+	return func() tea.Msg {
+		<-done
 		return nil
 	}
 }

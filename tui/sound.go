@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -44,41 +43,6 @@ type (
 	// soundSetMsg is the result of a change of the speaker's level.
 	soundSetMsg struct{ err error }
 )
-
-// soundQueue runs the sound server's orders one at a time in the order
-// Update gave them: a microphone opened when a call starts must never be
-// overtaken by its closing when the call ends. It is shared by the
-// model's copies; its goroutine lives only while there is work.
-type soundQueue struct {
-	mu      sync.Mutex
-	jobs    []func()
-	running bool
-}
-
-func (q *soundQueue) push(f func()) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.jobs = append(q.jobs, f)
-	if !q.running {
-		q.running = true
-		go q.run()
-	}
-}
-
-func (q *soundQueue) run() {
-	for {
-		q.mu.Lock()
-		if len(q.jobs) == 0 {
-			q.running = false
-			q.mu.Unlock()
-			return
-		}
-		f := q.jobs[0]
-		q.jobs = q.jobs[1:]
-		q.mu.Unlock()
-		f()
-	}
-}
 
 // soundDo queues f for the sound server now, so that orders keep their
 // order, and returns the Cmd that brings its answer back.
