@@ -140,9 +140,14 @@ func TestRemoteLimits(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { c.Close() })
+		// The server's version line says it has taken this one: the
+		// sockets take their places in the order they were opened.
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if line, err := bufio.NewReader(c).ReadString('\n'); err != nil || !strings.HasPrefix(line, "SSH-2.0-") {
+			t.Fatalf("an idle socket's greeting: %q %v", line, err)
+		}
 		held = append(held, c)
 	}
-	time.Sleep(100 * time.Millisecond)
 	clients := 0
 	if _, _, _, err := dialClient(t, addr, hostKey, known); err != nil {
 		t.Fatalf("a technician kept out by %d idle connections: %v", remoteMaxWaiting, err)
