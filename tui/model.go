@@ -300,9 +300,7 @@ func (m Model) record(e usage.Event) tea.Cmd {
 	rec, log := m.d.Log, m.log
 	// Queued now, in Update's order: back in service then locked, a moment
 	// apart, are logged in that order whichever Cmd runs first.
-	done := make(chan struct{})
-	m.recq.push(func() {
-		defer close(done)
+	wait := m.recq.push(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if _, err := rec.Record(ctx, e); err != nil {
@@ -310,7 +308,7 @@ func (m Model) record(e usage.Event) tea.Cmd {
 		}
 	})
 	return func() tea.Msg {
-		<-done
+		wait()
 		return nil
 	}
 }

@@ -52,12 +52,15 @@ func (m Model) soundDo(f func(ctx context.Context, a hw.Audio) tea.Msg) tea.Cmd 
 		return nil
 	}
 	res := make(chan tea.Msg, 1)
-	m.sndq.push(func() {
+	wait := m.sndq.push(func() {
 		ctx, cancel := withTimeout(soundTimeout)
 		defer cancel()
 		res <- f(ctx, a)
 	})
-	return func() tea.Msg { return <-res }
+	return func() tea.Msg {
+		wait()
+		return <-res
+	}
 }
 
 // soundBetweenCalls closes the microphone and puts the speaker back at
