@@ -322,9 +322,9 @@ func (s *Store) tallyDaily(ctx context.Context, tx *sql.Tx, dayLo, dayHi string,
 	})
 }
 
-// purgeDaily takes the roll-up's days up to cutoff's out, in the purge's
+// purgeDays takes the roll-up's days up to cutoff's out, in the purge's
 // transaction, and counts again what is left of cutoff's own day.
-func (s *Store) purgeDaily(ctx context.Context, tx *sql.Tx, cutoff time.Time) error {
+func (s *Store) purgeDays(ctx context.Context, tx *sql.Tx, cutoff time.Time) error {
 	zone, err := s.dailyZone(ctx, txExec{tx}, true)
 	if err != nil || zone == "" {
 		return err
@@ -333,10 +333,9 @@ func (s *Store) purgeDaily(ctx context.Context, tx *sql.Tx, cutoff time.Time) er
 	if err != nil {
 		return err
 	}
-	y, m, d := cutoff.In(loc).Date()
-	start := time.Date(y, m, d, 0, 0, 0, 0, loc)
+	start := midnight(cutoff, loc)
 	if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM daily WHERE day <= ?`), start.Format(dayLayout)); err != nil {
 		return err
 	}
-	return s.recount(ctx, tx, loc, usage.FormatCeil(start), usage.FormatCeil(time.Date(y, m, d+1, 0, 0, 0, 0, loc)))
+	return s.recount(ctx, tx, loc, usage.FormatCeil(start), usage.FormatCeil(midnight(start.AddDate(0, 0, 1), loc)))
 }

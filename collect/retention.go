@@ -21,7 +21,7 @@ func (s *Store) Purge(ctx context.Context, retention time.Duration) (int64, erro
 		if n, _ = res.RowsAffected(); n == 0 {
 			return nil
 		}
-		if err := s.purgeDaily(ctx, tx, cutoff); err != nil {
+		if err := s.purgeDays(ctx, tx, cutoff); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE generations SET

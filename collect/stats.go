@@ -109,8 +109,7 @@ func splitDays(from, to time.Time, loc *time.Location) daySpan {
 		sp.lo = usage.FormatCeil(from)
 		first = midnight(from, loc)
 		if first.Before(from) {
-			first = first.AddDate(0, 0, 1)
-			first = midnight(first, loc)
+			first = midnight(first.AddDate(0, 0, 1), loc)
 		}
 		sp.dayLo = first.Format(dayLayout)
 	}
